@@ -1,0 +1,62 @@
+# Entry points. `make synth` and `make test` work on a fresh clone with Python 3.11+,
+# Node 20+ and Terraform 1.10+ (see README.md).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := synth
+
+PYTHON ?= python3
+PIPENV_VERSION := 2026.10.3
+# pipenv lives in its own small venv so nothing is installed into the system Python.
+TOOLS := $(CURDIR)/.tools
+PIPENV := $(TOOLS)/bin/pipenv
+
+export PATH := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_NOSPIN := 1
+export PIPENV_IGNORE_VIRTUALENVS := 1
+export PIPENV_VERBOSITY := -1
+export CHECKPOINT_DISABLE := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# The Pipfile names its index as ${PYPI_URL}; default it to pip's own default index.
+PYPI_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
+export PYPI_URL
+
+.PHONY: setup synth test bench deploy destroy clean
+
+setup: .venv/.synced node_modules/.synced
+
+$(PIPENV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "pipenv==$(PIPENV_VERSION)"
+
+.venv/.synced: Pipfile.lock $(PIPENV)
+	$(PIPENV) sync --dev
+	touch $@
+
+node_modules/.synced: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synthesize both stacks to cdktf.out/stacks/{infra,apps}/cdk.tf.json (no AWS account needed)
+synth: setup
+	cdktf synth
+
+## run the whole test suite
+test: setup
+	$(PIPENV) run pytest
+
+## print synthesis time and memory figures
+bench: setup
+	$(PIPENV) run python scripts/bench_synth.py
+
+## deploy both stacks in one run (needs AWS credentials)
+deploy: setup
+	cdktf deploy infra apps --auto-approve
+
+## destroy apps, then infra (needs AWS credentials)
+destroy: setup
+	cdktf destroy apps --auto-approve
+	cdktf destroy infra --auto-approve
+
+clean:
+	rm -rf cdktf.out .venv node_modules $(TOOLS)

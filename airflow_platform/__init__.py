@@ -1,0 +1,1 @@
+"""Apache Airflow on EKS with an RDS metadata database in a peered VPC, in CDKTF."""

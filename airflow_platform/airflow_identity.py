@@ -1,0 +1,20 @@
+"""Names both stacks must agree on: the Helm release and the service accounts it creates.
+
+The infra stack trusts these service accounts in its IAM role (IRSA); the apps stack
+annotates them with that role. Keeping them here keeps the two sides in step.
+"""
+
+RELEASE_NAME = "airflow"
+
+# The chart names each component's service account `<release>-<component>`. These are
+# the components that write or read task logs in S3.
+LOG_COMPONENTS = ("worker", "scheduler", "triggerer", "dag-processor", "api-server")
+
+
+def service_account_name(component: str) -> str:
+    return f"{RELEASE_NAME}-{component}"
+
+
+def log_service_accounts(namespace: str) -> list[str]:
+    """`namespace:name` of every service account that needs the task-logs role."""
+    return [f"{namespace}:{service_account_name(c)}" for c in LOG_COMPONENTS]

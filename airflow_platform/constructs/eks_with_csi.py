@@ -1,0 +1,205 @@
+"""EksWithCsi: an EKS cluster with a managed node group and the EBS CSI driver."""
+
+from __future__ import annotations
+
+from cdktf import Fn, TerraformResourceLifecycle
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.eks_access_entry import EksAccessEntry
+from cdktf_cdktf_provider_aws.eks_access_policy_association import (
+    EksAccessPolicyAssociation, EksAccessPolicyAssociationAccessScope,
+)
+from cdktf_cdktf_provider_aws.eks_addon import EksAddon
+from cdktf_cdktf_provider_aws.eks_cluster import (
+    EksCluster, EksClusterAccessConfig, EksClusterEncryptionConfig, EksClusterEncryptionConfigProvider,
+    EksClusterVpcConfig,
+)
+from cdktf_cdktf_provider_aws.eks_node_group import (
+    EksNodeGroup, EksNodeGroupLaunchTemplate, EksNodeGroupScalingConfig, EksNodeGroupUpdateConfig,
+)
+from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.launch_template import (
+    LaunchTemplate, LaunchTemplateBlockDeviceMappings, LaunchTemplateBlockDeviceMappingsEbs,
+    LaunchTemplateMetadataOptions, LaunchTemplateTagSpecifications,
+)
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
+
+from airflow_platform.constructs.aws_account import AwsAccount
+from airflow_platform.constructs.eks_vpc import EksVpc
+from airflow_platform.constructs.iam_policy import service_trust_policy
+from airflow_platform.constructs.irsa_role import IrsaRole
+from airflow_platform.constructs.kms import EncryptionKey
+from airflow_platform.constructs.task_logs_bucket import TaskLogsBucket
+from airflow_platform.settings import is_graviton
+
+CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+EBS_CSI_SERVICE_ACCOUNT = "kube-system:ebs-csi-controller-sa"
+
+
+class EksWithCsi(Construct):
+    """An EKS cluster in `vpc`'s private subnets, ready for stateful workloads.
+
+    - Kubernetes secrets envelope-encrypted with a customer-managed KMS key; all
+      control-plane log types to an encrypted log group.
+    - API endpoint private, and public only to `endpoint_public_cidrs`; access entries
+      (API authentication mode): the creator is admin, plus `admin_principal_arns`.
+    - One managed node group in the private subnets from a launch template: IMDSv2 only
+      with hop limit 1 (pods cannot borrow the node's role), encrypted gp3 root volume,
+      the node security group.
+    - IAM OIDC provider, the `aws-ebs-csi-driver` add-on with its own IRSA role that only
+      `kube-system:ebs-csi-controller-sa` can assume.
+    - The S3 bucket for Airflow task logs and an IRSA role for `log_service_accounts`.
+
+    Attributes: `cluster_name`, `node_security_group_id`, `node_group_name`,
+    `oidc_provider_arn`, `ebs_csi_role_arn`, `airflow_role_arn`, `logs_bucket_name`.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, name: str, kubernetes_version: str, vpc: EksVpc,
+        endpoint_public_cidrs: list[str], admin_principal_arns: list[str], instance_types: list[str],
+        min_size: int, desired_size: int, max_size: int, disk_size_gib: int, log_retention_days: int,
+        log_service_accounts: list[str], force_destroy_logs: bool,
+    ) -> None:
+        super().__init__(scope, id)
+        account = AwsAccount.of(self)
+
+        def aws_managed_policy(policy: str) -> str:
+            return f"arn:{account.partition}:iam::aws:policy/{policy}"
+
+        # --- control plane ---------------------------------------------------------------
+        secrets_key = EncryptionKey(self, "secrets_key", alias=f"{name}-eks-secrets",
+                                    description=f"EKS secrets encryption of {name}")
+        log_group_name = f"/aws/eks/{name}/cluster"  # the name EKS writes to
+        log_key = EncryptionKey(self, "log_key", alias=f"{name}-eks-logs", description=f"EKS logs of {name}",
+                                cloudwatch_log_group=log_group_name)
+        log_group = CloudwatchLogGroup(self, "control_plane_logs", name=log_group_name,
+                                       retention_in_days=log_retention_days, kms_key_id=log_key.arn)
+        cluster_role = IamRole(self, "cluster_role", name=f"{name}-eks-cluster",
+                               assume_role_policy=service_trust_policy("eks.amazonaws.com"))
+        cluster_policy = IamRolePolicyAttachment(self, "cluster_policy", role=cluster_role.name,
+                                                 policy_arn=aws_managed_policy("AmazonEKSClusterPolicy"))
+
+        # --- security groups: control plane <-> nodes ------------------------------------
+        cluster_sg = SecurityGroup(self, "cluster_sg", name=f"{name}-eks-cluster", vpc_id=vpc.vpc_id,
+                                   description=f"EKS control plane of {name}", tags={"Name": f"{name}-eks-cluster"})
+        node_sg = SecurityGroup(self, "node_sg", name=f"{name}-eks-nodes", vpc_id=vpc.vpc_id,
+                                description=f"EKS nodes of {name}", tags={"Name": f"{name}-eks-nodes"})
+        rules = [
+            ("node_from_self", node_sg, "ingress", "-1", 0, 0, node_sg, "nodes and pods talk to each other"),
+            ("node_from_cluster", node_sg, "ingress", "tcp", 1025, 65535, cluster_sg,
+             "control plane to kubelets and webhooks"),
+            ("node_from_cluster_443", node_sg, "ingress", "tcp", 443, 443, cluster_sg,
+             "control plane to webhooks on 443"),
+            ("cluster_from_node", cluster_sg, "ingress", "tcp", 443, 443, node_sg, "nodes to the API server"),
+            ("cluster_to_node", cluster_sg, "egress", "tcp", 443, 65535, node_sg, "API server to nodes"),
+        ]
+        for rule_id, group, direction, protocol, from_port, to_port, peer, why in rules:
+            SecurityGroupRule(self, rule_id, security_group_id=group.id, type=direction, protocol=protocol,
+                              from_port=from_port, to_port=to_port, source_security_group_id=peer.id,
+                              description=why)
+        SecurityGroupRule(self, "node_egress", security_group_id=node_sg.id, type="egress", protocol="-1",
+                          from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"],
+                          description="nodes pull images and reach AWS APIs through NAT")
+
+        cluster = EksCluster(
+            self, "cluster", name=name, version=kubernetes_version, role_arn=cluster_role.arn,
+            vpc_config=EksClusterVpcConfig(
+                subnet_ids=vpc.private_subnet_ids, security_group_ids=[cluster_sg.id],
+                endpoint_private_access=True, endpoint_public_access=True,
+                public_access_cidrs=endpoint_public_cidrs,
+            ),
+            encryption_config=EksClusterEncryptionConfig(
+                resources=["secrets"], provider=EksClusterEncryptionConfigProvider(key_arn=secrets_key.arn)),
+            enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
+            access_config=EksClusterAccessConfig(authentication_mode="API",
+                                                 bootstrap_cluster_creator_admin_permissions=True),
+            depends_on=[cluster_policy, log_group],
+        )
+        for i, principal in enumerate(admin_principal_arns):
+            entry = EksAccessEntry(self, f"admin_{i}", cluster_name=cluster.name, principal_arn=principal)
+            EksAccessPolicyAssociation(
+                self, f"admin_{i}_policy", cluster_name=cluster.name, principal_arn=entry.principal_arn,
+                policy_arn=f"arn:{account.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
+            )
+
+        # --- nodes -------------------------------------------------------------------------
+        node_role = IamRole(self, "node_role", name=f"{name}-eks-nodes",
+                            assume_role_policy=service_trust_policy("ec2.amazonaws.com"))
+        node_policies = [
+            IamRolePolicyAttachment(self, f"node_policy_{i}", role=node_role.name,
+                                    policy_arn=aws_managed_policy(policy))
+            for i, policy in enumerate(["AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy",
+                                        "AmazonEC2ContainerRegistryReadOnly"])
+        ]
+        launch_template = LaunchTemplate(
+            self, "node_launch_template", name=f"{name}-eks-nodes", update_default_version=True,
+            vpc_security_group_ids=[node_sg.id],
+            metadata_options=LaunchTemplateMetadataOptions(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
+            block_device_mappings=[LaunchTemplateBlockDeviceMappings(
+                device_name="/dev/xvda",
+                ebs=LaunchTemplateBlockDeviceMappingsEbs(volume_size=disk_size_gib, volume_type="gp3",
+                                                         encrypted="true", delete_on_termination="true"),
+            )],
+            # Tags through tag_specifications: they reach instances and volumes.
+            tag_specifications=[
+                LaunchTemplateTagSpecifications(resource_type=kind, tags={"Name": f"{name}-eks-node"})
+                for kind in ("instance", "volume")
+            ],
+        )
+        node_group = EksNodeGroup(
+            self, "node_group", cluster_name=cluster.name, node_group_name=f"{name}-default",
+            node_role_arn=node_role.arn, subnet_ids=vpc.private_subnet_ids, instance_types=instance_types,
+            ami_type=ami_type(instance_types), capacity_type="ON_DEMAND",
+            scaling_config=EksNodeGroupScalingConfig(min_size=min_size, desired_size=desired_size,
+                                                     max_size=max_size),
+            update_config=EksNodeGroupUpdateConfig(max_unavailable=1),
+            launch_template=EksNodeGroupLaunchTemplate(id=launch_template.id,
+                                                       version=Fn.tostring(launch_template.latest_version)),
+            # An autoscaler owns the desired size once the group runs.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["scaling_config[0].desired_size"]),
+            depends_on=node_policies,
+        )
+
+        # --- IRSA and the EBS CSI driver ---------------------------------------------------
+        issuer = cluster.identity.get(0).oidc.get(0).issuer
+        oidc = IamOpenidConnectProvider(self, "oidc_provider", url=issuer, client_id_list=["sts.amazonaws.com"])
+        issuer_host = Fn.replace(issuer, "https://", "")
+        ebs_csi_role = IrsaRole(
+            self, "ebs_csi_role", name=f"{name}-ebs-csi-driver", oidc_provider_arn=oidc.arn,
+            oidc_issuer_host=issuer_host, service_accounts=[EBS_CSI_SERVICE_ACCOUNT],
+            managed_policy_arns=(aws_managed_policy("service-role/AmazonEBSCSIDriverPolicy"),),
+        )
+        EksAddon(
+            self, "ebs_csi_driver", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=ebs_csi_role.arn, resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            # The controller needs nodes to schedule on; its role must be usable first.
+            depends_on=[node_group, *ebs_csi_role.attachments],
+        )
+
+        # --- Airflow's task logs -------------------------------------------------------------
+        logs = TaskLogsBucket(self, "task_logs", name=name, force_destroy=force_destroy_logs)
+        airflow_role = IrsaRole(
+            self, "airflow_role", name=f"{name}-airflow", oidc_provider_arn=oidc.arn,
+            oidc_issuer_host=issuer_host, service_accounts=log_service_accounts,
+            statements=tuple(logs.writer_statements()),
+        )
+
+        self.cluster_name = cluster.name
+        self.node_security_group_id = node_sg.id
+        self.node_group_name = node_group.node_group_name
+        self.oidc_provider_arn = oidc.arn
+        self.ebs_csi_role_arn = ebs_csi_role.arn
+        self.airflow_role_arn = airflow_role.arn
+        self.logs_bucket_name = logs.bucket_name
+
+
+def ami_type(instance_types: list[str]) -> str:
+    """AL2023 for the instance types' architecture (settings reject a mix)."""
+    return "AL2023_ARM_64_STANDARD" if is_graviton(instance_types[0]) else "AL2023_x86_64_STANDARD"

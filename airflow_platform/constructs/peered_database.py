@@ -1,0 +1,119 @@
+"""PeeredDatabase: the Airflow metadata database in the RDS VPC, reachable from EKS nodes only."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.db_instance import DbInstance
+from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
+from cdktf_cdktf_provider_aws.vpc_peering_connection import VpcPeeringConnection
+from cdktf_cdktf_provider_aws.vpc_peering_connection_options import (
+    VpcPeeringConnectionOptions, VpcPeeringConnectionOptionsAccepter, VpcPeeringConnectionOptionsRequester,
+)
+
+from airflow_platform.constructs.aws_account import AwsAccount
+from airflow_platform.constructs.eks_vpc import EksVpc
+from airflow_platform.constructs.iam_policy import service_trust_policy
+from airflow_platform.constructs.kms import EncryptionKey
+from airflow_platform.constructs.rds_vpc import RdsVpc
+
+POSTGRES_PORT = 5432
+
+
+class PeeredDatabase(Construct):
+    """RDS PostgreSQL in `rds_vpc`, peered with `eks_vpc`, admitting only `allowed_from`.
+
+    - VPC peering (same account and region, auto-accepted) with DNS resolution both ways
+      and a route to the other VPC in every private EKS route table and every RDS one.
+    - A security group whose single rule admits TCP 5432 from the `allowed_from` security
+      group: no CIDR, nothing public, no egress.
+    - Encrypted with its own KMS key, never publicly accessible, TLS forced by the
+      parameter group, backups kept `backup_retention_days`, logs exported, enhanced
+      monitoring; multi-AZ, deletion protection and a final snapshot when `production`.
+    - The master password is generated and kept by RDS in Secrets Manager
+      (`manage_master_user_password`): it is never in Terraform input, JSON or git.
+
+    Attributes: `address`, `port`, `db_name`, `username`, `secret_arn`, `peering_connection_id`.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, name: str, eks_vpc: EksVpc, rds_vpc: RdsVpc, allowed_from: str,
+        engine_version: str, instance_class: str, allocated_storage_gib: int, max_allocated_storage_gib: int,
+        backup_retention_days: int, db_name: str, username: str, production: bool,
+    ) -> None:
+        super().__init__(scope, id)
+        account = AwsAccount.of(self)
+
+        # --- peering -----------------------------------------------------------------------
+        peering = VpcPeeringConnection(self, "peering", vpc_id=eks_vpc.vpc_id, peer_vpc_id=rds_vpc.vpc_id,
+                                       auto_accept=True, tags={"Name": f"{name}-eks-to-rds"})
+        VpcPeeringConnectionOptions(
+            self, "peering_dns", vpc_peering_connection_id=peering.id,
+            requester=VpcPeeringConnectionOptionsRequester(allow_remote_vpc_dns_resolution=True),
+            accepter=VpcPeeringConnectionOptionsAccepter(allow_remote_vpc_dns_resolution=True),
+        )
+        for side, route_table_ids, destination in (
+            ("eks", eks_vpc.private_route_table_ids, rds_vpc.cidr_block),
+            ("rds", rds_vpc.route_table_ids, eks_vpc.cidr_block),
+        ):
+            for i, route_table_id in enumerate(route_table_ids):
+                Route(self, f"{side}_route_{i}", route_table_id=route_table_id,
+                      destination_cidr_block=destination, vpc_peering_connection_id=peering.id)
+
+        # --- who may connect -----------------------------------------------------------------
+        db_sg = SecurityGroup(self, "db_sg", name=f"{name}-metadata-db", vpc_id=rds_vpc.vpc_id,
+                              description=f"Airflow metadata database of {name}: PostgreSQL from EKS nodes only",
+                              tags={"Name": f"{name}-metadata-db"})
+        SecurityGroupRule(self, "db_from_nodes", security_group_id=db_sg.id, type="ingress", protocol="tcp",
+                          from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=allowed_from,
+                          description="PostgreSQL from the EKS node group")
+
+        # --- the instance ----------------------------------------------------------------------
+        key = EncryptionKey(self, "key", alias=f"{name}-metadata-db",
+                            description=f"Airflow metadata database of {name}: storage, secret, insights")
+        major = engine_version.split(".")[0]
+        parameters = DbParameterGroup(
+            self, "parameters", name=f"{name}-metadata-postgres{major}", family=f"postgres{major}",
+            description="Airflow metadata: TLS only, connection logging",
+            parameter=[
+                DbParameterGroupParameter(name="rds.force_ssl", value="1"),
+                DbParameterGroupParameter(name="log_connections", value="1"),
+                DbParameterGroupParameter(name="log_disconnections", value="1"),
+            ],
+        )
+        monitoring_role = IamRole(self, "monitoring_role", name=f"{name}-rds-monitoring",
+                                  assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com"))
+        monitoring_policy = IamRolePolicyAttachment(
+            self, "monitoring_policy", role=monitoring_role.name,
+            policy_arn=f"arn:{account.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        identifier = f"{name}-metadata"
+        self.instance = DbInstance(
+            self, "instance", identifier=identifier, engine="postgres", engine_version=engine_version,
+            instance_class=instance_class, allocated_storage=allocated_storage_gib,
+            max_allocated_storage=max_allocated_storage_gib, storage_type="gp3",
+            storage_encrypted=True, kms_key_id=key.arn,
+            db_name=db_name, username=username,
+            manage_master_user_password=True, master_user_secret_kms_key_id=key.arn,
+            db_subnet_group_name=rds_vpc.db_subnet_group_name, vpc_security_group_ids=[db_sg.id],
+            parameter_group_name=parameters.name, publicly_accessible=False,
+            multi_az=production, deletion_protection=production,
+            skip_final_snapshot=not production,
+            final_snapshot_identifier=f"{identifier}-final" if production else None,
+            backup_retention_period=backup_retention_days, copy_tags_to_snapshot=True,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
+            iam_database_authentication_enabled=True, auto_minor_version_upgrade=True,
+            performance_insights_enabled=True, performance_insights_kms_key_id=key.arn,
+            monitoring_interval=60, monitoring_role_arn=monitoring_role.arn,
+            depends_on=[monitoring_policy],
+        )
+        self.address = self.instance.address
+        self.port = self.instance.port
+        self.db_name = self.instance.db_name
+        self.username = self.instance.username
+        self.secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        self.peering_connection_id = peering.id

@@ -1,0 +1,87 @@
+"""The S3 bucket Airflow writes task logs to."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload, S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
+    S3BucketOwnershipControls, S3BucketOwnershipControlsRule,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA, S3BucketServerSideEncryptionConfigurationRuleA,
+    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA, S3BucketVersioningVersioningConfiguration
+
+from airflow_platform.constructs.aws_account import AwsAccount
+from airflow_platform.constructs.iam_policy import policy_json
+from airflow_platform.constructs.kms import EncryptionKey
+
+
+class TaskLogsBucket(Construct):
+    """Versioned, KMS-encrypted, never public, TLS-only; old versions expire after 90 days.
+
+    Attributes: `bucket_name`, `bucket_arn`, `kms_key_arn`, and `writer_statements()`,
+    the IAM statements a role needs to read and write task logs.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, name: str, force_destroy: bool) -> None:
+        super().__init__(scope, id)
+        account = AwsAccount.of(self)
+        key = EncryptionKey(self, "key", alias=f"{name}-task-logs", description=f"Airflow task logs of {name}")
+        # Account and region in the name: bucket names are global.
+        bucket = S3Bucket(self, "bucket", bucket=f"{name}-logs-{account.account_id}-{account.region}",
+                          force_destroy=force_destroy)
+        S3BucketPublicAccessBlock(self, "public_access_block", bucket=bucket.id, block_public_acls=True,
+                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+        S3BucketOwnershipControls(self, "ownership", bucket=bucket.id,
+                                  rule=S3BucketOwnershipControlsRule(object_ownership="BucketOwnerEnforced"))
+        S3BucketVersioningA(self, "versioning", bucket=bucket.id,
+                            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
+        S3BucketServerSideEncryptionConfigurationA(
+            self, "encryption", bucket=bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                bucket_key_enabled=True,
+                apply_server_side_encryption_by_default=(
+                    S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn)),
+            )],
+        )
+        S3BucketLifecycleConfiguration(
+            self, "lifecycle", bucket=bucket.id,
+            rule=[S3BucketLifecycleConfigurationRule(
+                id="expire-old-versions", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                noncurrent_version_expiration=[
+                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90)],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)],
+            )],
+        )
+        S3BucketPolicy(self, "tls_only", bucket=bucket.id, policy=policy_json([{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket.arn, f"{bucket.arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }]))
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.kms_key_arn = key.arn
+
+    def writer_statements(self) -> list[dict]:
+        return [
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": self.bucket_arn},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": f"{self.bucket_arn}/*"},
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": self.kms_key_arn},
+        ]

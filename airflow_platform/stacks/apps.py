@@ -1,0 +1,52 @@
+"""AppsStack: Kubernetes and Helm providers for the infra stack's cluster, and the Airflow release."""
+
+from __future__ import annotations
+
+from cdktf import Fn, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.data_aws_eks_cluster import DataAwsEksCluster
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKubernetes, HelmProviderKubernetesExec
+from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
+
+from airflow_platform.constructs.airflow_release import AirflowRelease, DatabaseConnection
+from airflow_platform.settings import Settings
+from airflow_platform.stacks.backend import configure_backend
+from airflow_platform.stacks.infra import default_tags
+
+# Exec authentication: a short-lived token per Terraform run, nothing stored in state.
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+
+
+class AppsStack(TerraformStack):
+    """Everything that runs on the cluster. `infra` is the infra stack's `outputs`: plain values only."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, infra: dict[str, str]) -> None:
+        super().__init__(scope, id)
+        s = settings
+        configure_backend(self, id, s)
+        AwsProvider(self, "aws", region=s.region, default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+
+        cluster = DataAwsEksCluster(self, "cluster", name=infra["cluster_name"])
+        host = cluster.endpoint
+        ca_certificate = Fn.base64decode(cluster.certificate_authority.get(0).data)
+        token_args = ["eks", "get-token", "--cluster-name", cluster.name, "--region", s.region]
+        KubernetesProvider(self, "kubernetes", host=host, cluster_ca_certificate=ca_certificate,
+                           exec=[KubernetesProviderExec(api_version=EXEC_API_VERSION, command="aws",
+                                                        args=token_args)])
+        HelmProvider(self, "helm", kubernetes=HelmProviderKubernetes(
+            host=host, cluster_ca_certificate=ca_certificate,
+            exec=HelmProviderKubernetesExec(api_version=EXEC_API_VERSION, command="aws", args=token_args),
+        ))
+
+        release = AirflowRelease(
+            self, "airflow", settings=s,
+            database=DatabaseConnection(
+                address=infra["db_address"], port=infra["db_port"], name=infra["db_name"],
+                username=infra["db_username"], secret_arn=infra["db_secret_arn"],
+            ),
+            airflow_role_arn=infra["airflow_role_arn"], logs_bucket_name=infra["logs_bucket_name"],
+        )
+        TerraformOutput(self, "airflow_url", value=release.url,
+                        description="URL of the Airflow UI (the API server's load balancer)")

@@ -1,0 +1,73 @@
+"""InfraStack: the two VPCs, the EKS cluster and the peered metadata database (AWS provider only)."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+
+from airflow_platform.airflow_identity import log_service_accounts
+from airflow_platform.constructs.eks_vpc import EksVpc
+from airflow_platform.constructs.eks_with_csi import EksWithCsi
+from airflow_platform.constructs.peered_database import PeeredDatabase
+from airflow_platform.constructs.rds_vpc import RdsVpc
+from airflow_platform.settings import Settings
+from airflow_platform.stacks.backend import configure_backend
+
+
+def default_tags(settings: Settings) -> dict[str, str]:
+    return {"Project": settings.name, "Environment": settings.profile, "ManagedBy": "cdktf"}
+
+
+class InfraStack(TerraformStack):
+    def __init__(self, scope: Construct, id: str, *, settings: Settings) -> None:
+        super().__init__(scope, id)
+        s = settings
+        configure_backend(self, id, s)
+        AwsProvider(self, "aws", region=s.region,
+                    default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+
+        eks_vpc = EksVpc(
+            self, "eks_vpc", name=f"{s.prefix}-eks", cluster_name=s.cluster_name, cidr_block=s.eks_vpc_cidr,
+            availability_zones=list(s.availability_zones), public_subnet_cidrs=list(s.eks_public_subnet_cidrs),
+            private_subnet_cidrs=list(s.eks_private_subnet_cidrs), nat_gateway_per_az=s.nat_gateway_per_az,
+            flow_log_retention_days=s.flow_log_retention_days,
+        )
+        rds_vpc = RdsVpc(
+            self, "rds_vpc", name=f"{s.prefix}-rds", cidr_block=s.rds_vpc_cidr,
+            availability_zones=list(s.availability_zones), subnet_cidrs=list(s.rds_subnet_cidrs),
+            public_subnets=s.rds_subnets_public, flow_log_retention_days=s.flow_log_retention_days,
+        )
+        cluster = EksWithCsi(
+            self, "eks", name=s.cluster_name, kubernetes_version=s.eks_version, vpc=eks_vpc,
+            endpoint_public_cidrs=list(s.cluster_endpoint_public_cidrs),
+            admin_principal_arns=list(s.cluster_admin_principal_arns),
+            instance_types=list(s.node_instance_types), min_size=s.node_min_size,
+            desired_size=s.node_desired_size, max_size=s.node_max_size, disk_size_gib=s.node_disk_size_gib,
+            log_retention_days=s.flow_log_retention_days,
+            log_service_accounts=log_service_accounts(s.airflow_namespace),
+            force_destroy_logs=not s.is_prod,
+        )
+        db = PeeredDatabase(
+            self, "metadata_db", name=s.prefix, eks_vpc=eks_vpc, rds_vpc=rds_vpc,
+            allowed_from=cluster.node_security_group_id, engine_version=s.db_engine_version,
+            instance_class=s.db_instance_class, allocated_storage_gib=s.db_allocated_storage_gib,
+            max_allocated_storage_gib=s.db_max_allocated_storage_gib,
+            backup_retention_days=s.db_backup_retention_days, db_name=s.db_name, username=s.db_username,
+            production=s.is_prod,
+        )
+
+        # Plain values only: what the apps stack (and a human) needs.
+        self.outputs = {
+            "cluster_name": cluster.cluster_name,
+            "db_address": db.address,
+            "db_port": db.port,
+            "db_name": db.db_name,
+            "db_username": db.username,
+            "db_secret_arn": db.secret_arn,
+            "airflow_role_arn": cluster.airflow_role_arn,
+            "logs_bucket_name": cluster.logs_bucket_name,
+        }
+        for output_id, value in self.outputs.items():
+            TerraformOutput(self, output_id, value=value)

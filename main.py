@@ -1,0 +1,24 @@
+#!/usr/bin/env python
+"""cdktf's app entry point: validate the settings, then synthesize `infra` and `apps`."""
+
+import sys
+
+from airflow_platform.settings import SettingsError, load_settings
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as err:
+        # Before any construct exists: nothing is written to cdktf.out.
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from airflow_platform.app import build_app  # the provider imports are slow: only after validation
+
+    app, _, _ = build_app(settings)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Shared fixtures. The synthesized app is built once per session: importing the AWS
+provider package alone costs about 15 s and 0.6 GB, so no test synthesizes on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from airflow_platform.settings import Settings, load_settings
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+os.environ.setdefault("CHECKPOINT_DISABLE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Synthesized:
+    """Both stacks of one synthesis: the JSON, and the folder Terraform would run in."""
+
+    settings: Settings
+    outdir: Path
+    infra: dict
+    apps: dict
+
+    def stack_dir(self, stack: str) -> Path:
+        return self.outdir / "stacks" / stack
+
+
+def synthesize(settings: Settings, outdir: Path) -> Synthesized:
+    from airflow_platform.app import build_app  # slow import: only when a test needs a synthesis
+
+    app, _, _ = build_app(settings, outdir=str(outdir))
+    app.synth()  # prepares every stack, so cross-stack references resolve
+    stacks = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in ("infra", "apps")}
+    return Synthesized(settings=settings, outdir=outdir, **stacks)
+
+
+def settings_without_env(**overrides) -> Settings:
+    """The committed defaults (cdktf.json), ignoring the caller's AIRFLOW_PLATFORM_* variables."""
+    env = {f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()}
+    return load_settings(environ=env)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory) -> Synthesized:
+    """The default (dev) profile."""
+    return synthesize(settings_without_env(), tmp_path_factory.mktemp("synth-dev"))
+
+
+@pytest.fixture(scope="session")
+def synth_prod(tmp_path_factory) -> Synthesized:
+    """The prod profile, with an S3 backend: the other branch of every profile choice."""
+    settings = settings_without_env(profile="prod", state_bucket="example-terraform-state",
+                                    cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins")
+    return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))

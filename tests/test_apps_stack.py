@@ -1,0 +1,37 @@
+"""What the synthesized apps stack promises."""
+
+from __future__ import annotations
+
+from tf_json import only
+
+
+def test_apps_looks_the_cluster_up_through_infra_outputs(synth):
+    cluster = synth.apps["data"]["aws_eks_cluster"]["cluster"]
+    assert cluster["name"].startswith("${data.terraform_remote_state.cross-stack-reference-input-infra.outputs.")
+    remote = synth.apps["data"]["terraform_remote_state"]["cross-stack-reference-input-infra"]
+    assert remote["config"]["path"] == "../../../terraform.infra.tfstate"
+
+
+def test_kubernetes_and_helm_providers_use_exec_auth(synth):
+    k8s = synth.apps["provider"]["kubernetes"][0]
+    helm = synth.apps["provider"]["helm"][0]["kubernetes"]  # helm 3.x: an object attribute
+    for config, exec_ in ((k8s, k8s["exec"][0]), (helm, helm["exec"])):
+        assert config["host"] == "${data.aws_eks_cluster.cluster.endpoint}"
+        assert exec_["command"] == "aws"
+        assert exec_["args"][:2] == ["eks", "get-token"]
+        assert "${data.aws_eks_cluster.cluster.name}" in exec_["args"]
+        assert exec_["api_version"] == "client.authentication.k8s.io/v1beta1"
+        for static in ("token", "config_path", "client_key", "password"):
+            assert static not in config
+
+
+def test_release_pins_the_official_chart(synth):
+    release = only(synth.apps, "helm_release")
+    assert release["repository"] == "https://airflow.apache.org"
+    assert release["chart"] == "airflow"
+    assert release["version"] == synth.settings.chart_version == "1.21.0"
+
+
+def test_pinned_providers(synth):
+    versions = {k: v["version"] for k, v in synth.apps["terraform"]["required_providers"].items()}
+    assert versions == {"aws": "5.100.0", "helm": "3.1.1", "kubernetes": "2.38.0"}

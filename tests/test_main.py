@@ -1,0 +1,32 @@
+"""`main.py` as cdktf runs it: bad settings stop it before anything is written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def run_main(tmp_path, **env_overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_PLATFORM_")}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, str(REPO / "main.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("setting, value, expected", [
+    ("AIRFLOW_PLATFORM_RDS_VPC_CIDR", "10.0.0.0/16", "rds_vpc_cidr: '10.0.0.0/16' overlaps eks_vpc_cidr"),
+    ("AIRFLOW_PLATFORM_PROFILE", "staging", "profile: 'staging' is not allowed; use one of dev, prod"),
+    ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "five", "node_min_size: 'five' (from AIRFLOW_PLATFORM_NODE_MIN_SIZE) is not a whole number"),
+])
+def test_bad_settings_exit_non_zero_with_one_clear_message_and_write_nothing(tmp_path, setting, value, expected):
+    result = run_main(tmp_path, **{setting: value})
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cdktf.out").exists()
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,1 @@
+"""Developer tooling around the app: Terraform runner, AWS emulator rehearsal. Not deployed."""
