@@ -15,8 +15,6 @@ from airflow_platform.settings import Settings, load_settings
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
-REPO = Path(__file__).resolve().parent.parent
-
 
 @dataclass
 class Synthesized:

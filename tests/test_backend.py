@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 
-from conftest import REPO
+from paths import REPO
 
 
 def test_local_backend_uses_a_relative_path(synth):

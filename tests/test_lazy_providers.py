@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from airflow_platform.lazy_providers import EAGER_SWITCH, PROVIDER_PACKAGES, jsii_submodule_name, submodules
-from conftest import REPO
+from paths import REPO
 
 
 def synth_in_fresh_process(workdir, eager: bool):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from paths import REPO
 
 
 def run_main(tmp_path, **env_overrides):

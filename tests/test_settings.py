@@ -10,7 +10,7 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from airflow_platform.settings import (
     SETTING_NAMES, SettingsError, cidr_problem, is_graviton, load_settings, read_context, setting_docs,
 )
-from conftest import REPO
+from paths import REPO
 
 
 def load(**overrides):
