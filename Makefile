@@ -45,9 +45,10 @@ synth: setup
 test: setup
 	$(PIPENV) run pytest
 
-## print synthesis time and memory figures
+## print synthesis time and memory figures, and each DAG file's parse time
 bench: setup
 	$(PIPENV) run python scripts/bench_synth.py
+	$(PIPENV) run python scripts/bench_dag_parse.py
 
 ## deploy both stacks in one run (needs AWS credentials)
 deploy: setup

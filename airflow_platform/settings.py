@@ -72,6 +72,7 @@ class Settings:
     git_sync_branch: str = _setting("branch git-sync follows")
     git_sync_subpath: str = _setting("folder of the repository that holds the DAGs")
     git_sync_ssh_secret: str = _setting("Kubernetes Secret with key gitSshKey for a private repository; empty for https")
+    celery_worker_autoscaling: bool = _setting("scale Celery workers with KEDA (KEDA must be installed in the cluster)")
     load_balancer_source_cidrs: tuple[str, ...] = _setting("CIDRs allowed to reach the Airflow UI load balancer")
     acm_certificate_arn: str = _setting("ACM certificate ARN for HTTPS on the load balancer; empty for HTTP")
     state_bucket: str = _setting("S3 bucket for Terraform state; empty keeps state in local files")

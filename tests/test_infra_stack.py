@@ -235,3 +235,11 @@ def test_outputs_are_plain_values(synth):
                  "logs_bucket_name"):
         assert name in outputs
         assert not outputs[name].get("sensitive")  # cdktf's own cross-stack outputs are sensitive; ours are plain
+
+
+def test_node_security_group_is_tagged_for_the_cluster_load_balancers(synth):
+    """EKS's controller opens the UI's source ranges on the group tagged for the cluster."""
+    node_sg = next(g for g in resources(synth.infra, "aws_security_group").values() if g["name"].endswith("-eks-nodes"))
+    assert node_sg["tags"][f"kubernetes.io/cluster/{synth.settings.cluster_name}"] == "owned"
+    others = [g for g in resources(synth.infra, "aws_security_group").values() if g is not node_sg]
+    assert not any(k.startswith("kubernetes.io/cluster/") for g in others for k in g.get("tags", {}))

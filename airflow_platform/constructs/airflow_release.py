@@ -2,56 +2,171 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from cdktf import ITerraformDependable
 from constructs import Construct
 
 from cdktf_cdktf_provider_helm.release import Release
+from cdktf_cdktf_provider_kubernetes.data_kubernetes_service_v1 import (
+    DataKubernetesServiceV1, DataKubernetesServiceV1Metadata,
+)
 from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV1Metadata
 
-from airflow_platform.airflow_identity import RELEASE_NAME
+from airflow_platform.airflow_identity import LOG_COMPONENTS, RELEASE_NAME, service_account_name
+from airflow_platform.constructs.airflow_secrets import AirflowSecrets, DatabaseConnection
 from airflow_platform.settings import Settings
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
-VALUES_FILE = Path(__file__).resolve().parents[2] / "helm" / "values.yaml"
+HELM_DIR = Path(__file__).resolve().parents[2] / "helm"
+VALUES_FILE = HELM_DIR / "values.yaml"
+KNOWN_HOSTS_FILE = HELM_DIR / "git_known_hosts"
+HEALTH_PATH = "/api/v2/monitor/health"
+# The chart's value key of each component whose service account gets the task-logs role.
+CHART_KEYS = {"worker": "workers", "scheduler": "scheduler", "triggerer": "triggerer",
+              "dag-processor": "dagProcessor", "api-server": "apiServer"}
+# How long a Terraform apply waits for every pod to be ready and the migration job to finish.
+RELEASE_TIMEOUT_SECONDS = 1200
 
-
-@dataclass(frozen=True)
-class DatabaseConnection:
-    """Where the metadata database is and which secret holds its master credentials."""
-
-    address: str
-    port: str
-    name: str
-    username: str
-    secret_arn: str
+__all__ = ["AirflowRelease", "DatabaseConnection", "computed_values"]
 
 
 class AirflowRelease(Construct):
-    """The chart at `settings.chart_version`, fed with `helm/values.yaml` then computed values.
+    """The chart at `settings.chart_version` in `settings.airflow_namespace`.
 
-    Attributes: `release`, `namespace`, `url`.
+    Values are `helm/values.yaml` (static choices) with `computed_values()` on top
+    (settings and infra outputs). Secrets reach the chart only as Secret names.
+
+    The release waits (`wait`, `wait_for_jobs`) until every pod is ready and the
+    database migration job has finished, for up to RELEASE_TIMEOUT_SECONDS, so a deploy
+    only succeeds when Airflow really runs. `atomic` rolls a failed upgrade back to the
+    last good revision (a failed first install is removed, and the next apply retries);
+    Terraform then reports the error.
+
+    Attributes: `release`, `namespace`, `secrets`, `url`.
     """
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, database: DatabaseConnection,
-                 airflow_role_arn: str, logs_bucket_name: str) -> None:
+                 airflow_role_arn: str, logs_bucket_name: str,
+                 depends_on: list[ITerraformDependable] = ()) -> None:
         super().__init__(scope, id)
         namespace = NamespaceV1(self, "namespace", metadata=NamespaceV1Metadata(name=settings.airflow_namespace))
         self.namespace = namespace.metadata.name
+        self.secrets = AirflowSecrets(self, "secrets", namespace=self.namespace, database=database)
+        values = computed_values(settings, self.secrets, airflow_role_arn=airflow_role_arn,
+                                 logs_bucket_name=logs_bucket_name)
         self.release = Release(
             self, "release", name=RELEASE_NAME, namespace=self.namespace,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=settings.chart_version,
-            values=[VALUES_FILE.read_text(), yaml.safe_dump(computed_values(settings), sort_keys=True)],
+            values=[VALUES_FILE.read_text(), to_yaml(values)],
+            wait=True, wait_for_jobs=True, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
+            max_history=10,
+            depends_on=[*depends_on, *self.secrets.resources],
         )
-        self.url = f"http://{RELEASE_NAME}-api-server.{settings.airflow_namespace}"
+        service = DataKubernetesServiceV1(
+            self, "api_server_service", depends_on=[self.release],
+            metadata=DataKubernetesServiceV1Metadata(name=f"{RELEASE_NAME}-api-server", namespace=self.namespace),
+        )
+        hostname = service.status.get(0).load_balancer.get(0).ingress.get(0).hostname
+        self.url = f"{'https' if settings.acm_certificate_arn else 'http'}://{hostname}"
 
 
-def computed_values(settings: Settings) -> dict:
-    """Values that depend on settings and infra outputs; merged over helm/values.yaml."""
-    return {
-        "defaultAirflowTag": settings.airflow_image_tag,
-        "airflowVersion": settings.airflow_image_tag,
+def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role_arn: str,
+                    logs_bucket_name: str) -> dict:
+    """The values that depend on settings and on the infra stack's outputs."""
+    s = settings
+    pdb = {"enabled": s.is_prod}
+
+    def service_account(component: str) -> dict:
+        return {"create": True, "name": service_account_name(component),
+                "annotations": {"eks.amazonaws.com/role-arn": airflow_role_arn}}
+
+    values: dict = {
+        "defaultAirflowTag": s.airflow_image_tag,
+        "airflowVersion": s.airflow_image_tag,
+        "fernetKeySecretName": secrets.fernet_key,
+        "apiSecretKeySecretName": secrets.api_secret_key,
+        "jwtSecretName": secrets.jwt_secret,
+        "data": {
+            "metadataSecretName": secrets.metadata_connection,
+            "resultBackendSecretName": secrets.result_backend_connection,
+            "brokerUrlSecretName": secrets.broker_url,
+        },
+        "redis": {"passwordSecretName": secrets.redis_password},
+        "pgbouncer": {
+            "configSecretName": secrets.pgbouncer_config,
+            "metricsExporterSidecar": {"statsSecretName": secrets.pgbouncer_stats},
+            "replicas": 2 if s.is_prod else 1,
+            "podDisruptionBudget": pdb,
+        },
+        "createUserJob": {"env": [{"name": "AIRFLOW_ADMIN_PASSWORD", "valueFrom": {
+            "secretKeyRef": {"name": secrets.admin_password, "key": "password"}}}]},
+        "scheduler": {"replicas": s.scheduler_replicas, "podDisruptionBudget": pdb},
+        "apiServer": {"replicas": s.api_server_replicas, "podDisruptionBudget": pdb,
+                      "service": api_server_service(s)},
+        "workers": {"celery": {
+            "replicas": s.worker_replicas,
+            "podDisruptionBudget": pdb,
+            # KEDA (installed separately) scales workers on queued + running tasks, through PgBouncer.
+            "keda": {"enabled": s.celery_worker_autoscaling, "usePgbouncer": True,
+                     "minReplicaCount": s.worker_replicas, "maxReplicaCount": 10},
+        }},
+        "triggerer": {"podDisruptionBudget": pdb},
+        "dagProcessor": {"podDisruptionBudget": pdb},
+        "dags": {"gitSync": git_sync_values(s)},
+        "env": [
+            # An AWS connection without keys: boto3's default chain, i.e. the IRSA role.
+            {"name": "AIRFLOW_CONN_AWS_DEFAULT", "value": f"aws://?region_name={s.region}"},
+        ],
+        "config": {"logging": {
+            "remote_logging": "True",
+            "remote_base_log_folder": f"s3://{logs_bucket_name}/task-logs",
+            "remote_log_conn_id": "aws_default",
+        }},
     }
+    for component in LOG_COMPONENTS:
+        values.setdefault(CHART_KEYS[component], {})["serviceAccount"] = service_account(component)
+    return values
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors and aliases: values repeated in the YAML are written out in full."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def to_yaml(values: dict) -> str:
+    return yaml.dump(values, Dumper=_PlainDumper, sort_keys=True)
+
+
+def api_server_service(s: Settings) -> dict:
+    """An internet-facing Network Load Balancer in front of the API server (the UI)."""
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    annotations = {
+        # EKS's built-in controller reads `type` and `internal`; the AWS Load Balancer
+        # Controller, where installed, reads `scheme`.
+        f"{prefix}type": "nlb",
+        f"{prefix}scheme": "internet-facing",
+        f"{prefix}internal": "false",
+        f"{prefix}healthcheck-protocol": "HTTP",
+        f"{prefix}healthcheck-path": HEALTH_PATH,
+        f"{prefix}healthcheck-port": "traffic-port",
+    }
+    if s.acm_certificate_arn:
+        annotations |= {f"{prefix}ssl-cert": s.acm_certificate_arn, f"{prefix}ssl-ports": "https"}
+        ports = [{"name": "https", "port": 443, "targetPort": "api-server"}]
+    else:
+        ports = [{"name": "http", "port": 80, "targetPort": "api-server"}]
+    return {"type": "LoadBalancer", "annotations": annotations, "ports": ports,
+            "loadBalancerSourceRanges": list(s.load_balancer_source_cidrs)}
+
+
+def git_sync_values(s: Settings) -> dict:
+    values = {"enabled": True, "repo": s.git_sync_repo, "branch": s.git_sync_branch, "subPath": s.git_sync_subpath}
+    if s.git_sync_ssh_secret:
+        # Host keys pinned in the repository: no trust on first use.
+        values |= {"sshKeySecret": s.git_sync_ssh_secret, "knownHosts": KNOWN_HOSTS_FILE.read_text().strip()}
+    return values

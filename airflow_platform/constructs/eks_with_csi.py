@@ -86,8 +86,11 @@ class EksWithCsi(Construct):
         # --- security groups: control plane <-> nodes ------------------------------------
         cluster_sg = SecurityGroup(self, "cluster_sg", name=f"{name}-eks-cluster", vpc_id=vpc.vpc_id,
                                    description=f"EKS control plane of {name}", tags={"Name": f"{name}-eks-cluster"})
+        # The cluster tag tells EKS's load-balancer controller which group to open for a
+        # LoadBalancer Service (source ranges, health checks) on these nodes.
         node_sg = SecurityGroup(self, "node_sg", name=f"{name}-eks-nodes", vpc_id=vpc.vpc_id,
-                                description=f"EKS nodes of {name}", tags={"Name": f"{name}-eks-nodes"})
+                                description=f"EKS nodes of {name}",
+                                tags={"Name": f"{name}-eks-nodes", f"kubernetes.io/cluster/{name}": "owned"})
         rules = [
             ("node_from_self", node_sg, "ingress", "-1", 0, 0, node_sg, "nodes and pods talk to each other"),
             ("node_from_cluster", node_sg, "ingress", "tcp", 1025, 65535, cluster_sg,

@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKuberne
 from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
 from airflow_platform.constructs.airflow_release import AirflowRelease, DatabaseConnection
+from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra import default_tags
@@ -40,6 +41,7 @@ class AppsStack(TerraformStack):
             exec=HelmProviderKubernetesExec(api_version=EXEC_API_VERSION, command="aws", args=token_args),
         ))
 
+        storage = DefaultStorageClass(self, "storage")
         release = AirflowRelease(
             self, "airflow", settings=s,
             database=DatabaseConnection(
@@ -47,6 +49,7 @@ class AppsStack(TerraformStack):
                 username=infra["db_username"], secret_arn=infra["db_secret_arn"],
             ),
             airflow_role_arn=infra["airflow_role_arn"], logs_bucket_name=infra["logs_bucket_name"],
+            depends_on=[storage.storage_class],  # the chart's volume claims bind to the default class
         )
         TerraformOutput(self, "airflow_url", value=release.url,
                         description="URL of the Airflow UI (the API server's load balancer)")

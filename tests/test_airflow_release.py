@@ -1,0 +1,211 @@
+"""The Airflow release: merged values valid for the real chart schema, secrets by reference only."""
+
+from __future__ import annotations
+
+import re
+
+import jsonschema
+import pytest
+import yaml
+
+from airflow_platform.airflow_identity import LOG_COMPONENTS, service_account_name
+from airflow_platform.constructs.airflow_release import CHART_KEYS, VALUES_FILE
+from tf_json import only, resources
+from tools.airflow_chart import ChartUnavailable, chart_dir, defaults, merge_values, schema
+
+TOKEN = re.compile(r"^\$\{[^}]+\}$")
+
+
+@pytest.fixture(scope="module")
+def chart(synth):
+    version = synth.settings.chart_version
+    try:
+        chart_dir(version)
+    except ChartUnavailable as err:
+        pytest.skip(f"the chart's schema is needed and unavailable: {err}")
+    return {"defaults": defaults(version), "schema": schema(version)}
+
+
+def release_values(stack) -> tuple[dict, dict]:
+    """(helm/values.yaml, computed values) as the release passes them to Helm."""
+    static, computed = only(stack, "helm_release")["values"]
+    return yaml.safe_load(static), yaml.safe_load(computed)
+
+
+def merged(stack, chart) -> dict:
+    static, computed = release_values(stack)
+    return merge_values(merge_values(chart["defaults"], static), computed)
+
+
+@pytest.mark.parametrize("profile", ["synth", "synth_prod"])
+def test_merged_values_validate_against_the_chart_schema(request, chart, profile):
+    values = merged(request.getfixturevalue(profile).apps, chart)
+    errors = sorted(jsonschema.Draft7Validator(chart["schema"]).iter_errors(values), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors[:20])
+
+
+def test_every_top_level_key_is_a_chart_value(synth, chart):
+    """The schema accepts unknown top-level keys, so a typo like `schedulr:` would pass silently."""
+    known = set(chart["schema"]["properties"])
+    static, computed = release_values(synth.apps)
+    assert set(static) <= known, set(static) - known
+    assert set(computed) <= known, set(computed) - known
+    assert set(yaml.safe_load(VALUES_FILE.read_text())) == set(static)
+
+
+def test_the_chart_is_pinned_and_terraform_friendly(synth, chart):
+    release = only(synth.apps, "helm_release")
+    assert (release["repository"], release["chart"], release["version"]) == ("https://airflow.apache.org", "airflow",
+                                                                               "1.21.0")
+    assert release["wait"] is True and release["wait_for_jobs"] is True and release["atomic"] is True
+    assert release["timeout"] >= 600
+    values = merged(synth.apps, chart)
+    assert values["migrateDatabaseJob"]["useHelmHooks"] is False
+    assert values["createUserJob"]["useHelmHooks"] is False
+    assert values["defaultAirflowTag"] == values["airflowVersion"] == synth.settings.airflow_image_tag == "3.2.0"
+
+
+def test_components(synth, chart):
+    values = merged(synth.apps, chart)
+    assert values["executor"] == "CeleryExecutor"
+    assert values["postgresql"]["enabled"] is False
+    for component in ("pgbouncer", "redis", "statsd", "triggerer", "dagProcessor"):
+        assert values[component]["enabled"] is True, component
+    assert values["scheduler"].get("enabled", True) is True and values["apiServer"].get("enabled", True) is True
+
+
+def test_every_component_has_requests_and_limits(synth, chart):
+    values = merged(synth.apps, chart)
+    containers = {
+        "scheduler": values["scheduler"], "apiServer": values["apiServer"], "dagProcessor": values["dagProcessor"],
+        "triggerer": values["triggerer"], "workers.celery": values["workers"]["celery"],
+        "pgbouncer": values["pgbouncer"], "pgbouncer exporter": values["pgbouncer"]["metricsExporterSidecar"],
+        "redis": values["redis"], "statsd": values["statsd"], "git-sync": values["dags"]["gitSync"],
+        "migrateDatabaseJob": values["migrateDatabaseJob"], "createUserJob": values["createUserJob"],
+        "scheduler log groomer": values["scheduler"]["logGroomerSidecar"],
+        "workers log groomer": values["workers"]["logGroomerSidecar"],
+        "triggerer log groomer": values["triggerer"]["logGroomerSidecar"],
+        "dag-processor log groomer": values["dagProcessor"]["logGroomerSidecar"],
+    }
+    for name, component in containers.items():
+        resources_ = component["resources"]
+        assert resources_.get("requests", {}).get("cpu") and resources_["requests"].get("memory"), name
+        assert resources_.get("limits", {}).get("memory"), name
+
+
+def test_secrets_are_referenced_never_inlined(synth, chart):
+    secret_names = {f"${{kubernetes_secret_v1.{n}.metadata[0].name}}" for n in resources(synth.apps, "kubernetes_secret_v1")}
+    _, computed = release_values(synth.apps)
+    refs = [computed["fernetKeySecretName"], computed["apiSecretKeySecretName"], computed["jwtSecretName"],
+            *computed["data"].values(), computed["redis"]["passwordSecretName"],
+            computed["pgbouncer"]["configSecretName"], computed["pgbouncer"]["metricsExporterSidecar"]["statsSecretName"]]
+    assert set(refs) <= secret_names and len(set(refs)) == len(refs) == 9
+    values = merged(synth.apps, chart)
+    for key in ("fernetKey", "apiSecretKey", "jwtSecret", "webserverSecretKey"):
+        assert not values.get(key), key
+    assert not values["data"].get("brokerUrl") and not values["redis"].get("password")
+    assert values["data"]["metadataConnection"]["pass"] == chart["defaults"]["data"]["metadataConnection"]["pass"] \
+        and "metadataSecretName" in values["data"]  # the connection block is unused when a Secret is named
+    # Every Secret's data is computed by Terraform from AWS, never written in the code.
+    for secret in resources(synth.apps, "kubernetes_secret_v1").values():
+        for key, value in secret["data"].items():
+            assert "${" in value, f"{secret['metadata']['name']}.{key} is a literal"
+
+
+def test_database_secret_is_built_from_the_rds_managed_secret_through_pgbouncer(synth):
+    secrets = {s["metadata"]["name"]: s for s in resources(synth.apps, "kubernetes_secret_v1").values()}
+    version = next(iter(synth.apps["data"]["aws_secretsmanager_secret_version"]))
+    connection = secrets["airflow-metadata"]["data"]["connection"]
+    credentials = f"jsondecode(data.aws_secretsmanager_secret_version.{version}.secret_string)"
+    assert connection.startswith(f"postgresql://${{urlencode({credentials}.username)}}:"
+                                 f"${{urlencode({credentials}.password)}}@")
+    assert "@airflow-pgbouncer." in connection and ":6543/airflow-metadata" in connection
+    ini = secrets["airflow-pgbouncer-config"]["data"]["pgbouncer.ini"]
+    assert "server_tls_sslmode = require" in ini
+    assert "cross-stack-output-aws_db_instance" in ini  # host = the RDS address from infra
+    secret_id = synth.apps["data"]["aws_secretsmanager_secret_version"][version]["secret_id"]
+    assert "cross-stack-output-aws_db_instance" in secret_id and "master_user_secret" in secret_id
+
+
+def test_generated_secrets_are_created_once(synth):
+    secrets = {s["metadata"]["name"]: s for s in resources(synth.apps, "kubernetes_secret_v1").values()}
+    for name in ("airflow-fernet-key", "airflow-api-secret-key", "airflow-jwt-secret", "airflow-redis-password",
+                 "airflow-broker-url", "airflow-admin-password"):
+        assert secrets[name]["lifecycle"]["ignore_changes"] == ["data"], name
+    for name in ("airflow-metadata", "airflow-result-backend", "airflow-pgbouncer-config", "airflow-pgbouncer-stats"):
+        assert "lifecycle" not in secrets[name], f"{name} must follow password rotation"
+
+
+def test_no_admin_admin_user(synth, chart):
+    values = merged(synth.apps, chart)
+    job = values["createUserJob"]
+    assert job["defaultUser"]["password"] != "admin"
+    command = " ".join(job["args"])
+    assert '--password "$AIRFLOW_ADMIN_PASSWORD"' in command and "defaultUser.password" not in command
+    [env] = job["env"]
+    assert env["valueFrom"]["secretKeyRef"]["key"] == "password"
+
+
+def test_default_storage_class(synth):
+    sc = only(synth.apps, "kubernetes_storage_class_v1")
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert sc["storage_provisioner"] == "ebs.csi.aws.com"
+    assert sc["parameters"] == {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
+    assert sc["volume_binding_mode"] == "WaitForFirstConsumer" and sc["allow_volume_expansion"] is True
+    release = only(synth.apps, "helm_release")
+    storage_class = next(iter(resources(synth.apps, "kubernetes_storage_class_v1")))
+    assert f"kubernetes_storage_class_v1.{storage_class}" in release["depends_on"]
+
+
+def test_service_accounts_carry_the_infra_role(synth, chart):
+    values = merged(synth.apps, chart)
+    for component in LOG_COMPONENTS:
+        account = values[CHART_KEYS[component]]["serviceAccount"]
+        assert account["name"] == service_account_name(component)
+        role = account["annotations"]["eks.amazonaws.com/role-arn"]
+        assert TOKEN.match(role) and "cross-stack-output-aws_iam_roleeks_airflow_role" in role
+
+
+def test_task_logs_go_to_the_infra_bucket(synth, chart):
+    logging = merged(synth.apps, chart)["config"]["logging"]
+    assert logging["remote_logging"] == "True" and logging["remote_log_conn_id"] == "aws_default"
+    assert re.fullmatch(r"s3://\$\{[^}]*cross-stack-output-aws_s3_bucketeks_task_logs[^}]*\}/task-logs",
+                        logging["remote_base_log_folder"])
+
+
+def test_ui_behind_an_internet_facing_load_balancer(synth, synth_prod, chart):
+    service = merged(synth.apps, chart)["apiServer"]["service"]
+    assert service["type"] == "LoadBalancer"
+    annotations = service["annotations"]
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    assert annotations[f"{prefix}type"] == "nlb" and annotations[f"{prefix}scheme"] == "internet-facing"
+    assert annotations[f"{prefix}healthcheck-path"] == "/api/v2/monitor/health"
+    assert service["loadBalancerSourceRanges"] == list(synth.settings.load_balancer_source_cidrs)
+    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "api-server"}]
+    assert synth.apps["output"]["airflow_url"]["value"].startswith("http://${data.kubernetes_service_v1.")
+
+    tls = merged(synth_prod.apps, chart)["apiServer"]["service"]
+    assert tls["annotations"][f"{prefix}ssl-cert"] == synth_prod.settings.acm_certificate_arn
+    assert tls["ports"] == [{"name": "https", "port": 443, "targetPort": "api-server"}]
+    assert synth_prod.apps["output"]["airflow_url"]["value"].startswith("https://")
+
+
+def test_git_sync(synth, synth_prod, chart):
+    sync = merged(synth.apps, chart)["dags"]["gitSync"]
+    s = synth.settings
+    assert (sync["enabled"], sync["repo"], sync["branch"], sync["subPath"]) == (True, s.git_sync_repo,
+                                                                                 s.git_sync_branch, "dags")
+    assert not sync.get("sshKeySecret")
+    private = merged(synth_prod.apps, chart)["dags"]["gitSync"]
+    assert private["sshKeySecret"] == "airflow-git-ssh"
+    assert private["knownHosts"].startswith("github.com ssh-ed25519 ")
+
+
+def test_prod_runs_two_schedulers_with_disruption_budgets(synth, synth_prod, chart):
+    dev, prod = merged(synth.apps, chart), merged(synth_prod.apps, chart)
+    assert dev["scheduler"]["replicas"] == 1 and prod["scheduler"]["replicas"] == 2
+    for key in ("scheduler", "apiServer", "pgbouncer", "triggerer", "dagProcessor"):
+        assert prod[key]["podDisruptionBudget"]["enabled"] is True, key
+        assert dev[key]["podDisruptionBudget"]["enabled"] is False, key
+    assert prod["workers"]["celery"]["podDisruptionBudget"]["enabled"] is True
+    assert prod["workers"]["celery"]["keda"]["enabled"] is True and dev["workers"]["celery"]["keda"]["enabled"] is False
