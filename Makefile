@@ -23,7 +23,7 @@ export PYPI_URL
 
 .PHONY: setup synth test bench deploy destroy clean
 
-setup: .venv/.synced node_modules/.synced
+setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced
 
 $(PIPENV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -31,6 +31,11 @@ $(PIPENV):
 
 .venv/.synced: Pipfile.lock $(PIPENV)
 	$(PIPENV) sync --dev
+	touch $@
+
+# checkov lives apart: it cannot share a dependency set with Airflow (tools/security/Pipfile).
+tools/security/.venv/.synced: tools/security/Pipfile.lock $(PIPENV)
+	cd tools/security && $(PIPENV) sync
 	touch $@
 
 node_modules/.synced: package-lock.json

@@ -58,7 +58,7 @@ def synth_prod(tmp_path_factory) -> Synthesized:
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
         acm_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f",
-        git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",
+        git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
