@@ -21,7 +21,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 PYPI_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 export PYPI_URL
 
-.PHONY: setup synth test bench deploy destroy clean
+.PHONY: setup synth test bench deploy destroy clean rehearse
 
 setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced
 
@@ -55,14 +55,17 @@ bench: setup
 	$(PIPENV) run python scripts/bench_synth.py
 	$(PIPENV) run python scripts/bench_dag_parse.py
 
+## apply and destroy the infra stack against moto, an AWS emulator on 127.0.0.1 (no AWS account needed)
+rehearse: setup
+	$(PIPENV) run python -m tools.emulator.rehearse
+
 ## deploy both stacks in one run (needs AWS credentials)
 deploy: setup
 	cdktf deploy infra apps --auto-approve
 
-## destroy apps, then infra (needs AWS credentials)
+## destroy both stacks, apps first (needs AWS credentials)
 destroy: setup
-	cdktf destroy apps --auto-approve
-	cdktf destroy infra --auto-approve
+	cdktf destroy apps infra --auto-approve
 
 clean:
 	rm -rf cdktf.out .venv node_modules $(TOOLS)
