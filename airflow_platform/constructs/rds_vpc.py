@@ -5,15 +5,13 @@ from __future__ import annotations
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
-from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
 from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.route_table import RouteTable
 from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
 from cdktf_cdktf_provider_aws.subnet import Subnet
-from cdktf_cdktf_provider_aws.vpc import Vpc
 
-from airflow_platform.constructs.vpc_flow_logs import VpcFlowLogs
+from airflow_platform.constructs.vpc_base import add_vpc
 
 
 class RdsVpc(Construct):
@@ -32,12 +30,8 @@ class RdsVpc(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.cidr_block = cidr_block
-        vpc = Vpc(self, "vpc", cidr_block=cidr_block, enable_dns_support=True, enable_dns_hostnames=True,
-                  tags={"Name": name})
+        vpc = add_vpc(self, name=name, cidr_block=cidr_block, flow_log_retention_days=flow_log_retention_days)
         self.vpc_id = vpc.id
-        DefaultSecurityGroup(self, "default_security_group", vpc_id=vpc.id, ingress=[], egress=[],
-                             tags={"Name": f"{name}-default-unused"})
-        VpcFlowLogs(self, "flow_logs", name=name, vpc_id=vpc.id, retention_days=flow_log_retention_days)
 
         kind = "public" if public_subnets else "private"
         rt = RouteTable(self, "rt", vpc_id=vpc.id, tags={"Name": f"{name}-{kind}"})
