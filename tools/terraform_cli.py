@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,13 +32,41 @@ def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def terraform(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 900,
-              check: bool = True) -> subprocess.CompletedProcess:
-    """`terraform <args>` in `cwd`; raises TerraformError with its output when it fails and `check`."""
+              check: bool = True, log_path: Path | None = None,
+              interrupt_grace: float = 90) -> subprocess.CompletedProcess:
+    """`terraform <args>` in `cwd`; raises TerraformError with its output when it fails and `check`.
+
+    `log_path`, when given, receives the command and its whole output. Terraform runs in its
+    own session, so a Ctrl-C at the terminal reaches only this process: on KeyboardInterrupt
+    (or a timeout, or any exception while waiting) Terraform gets ONE interrupt, which makes
+    it stop gracefully and write its state, and `interrupt_grace` seconds to exit before it
+    is killed; then the exception propagates. Two interrupts would make it exit at once.
+    """
     binary = shutil.which("terraform")
     if not binary:
         raise TerraformError("terraform is not on PATH (Terraform >= 1.10 is required)")
-    result = subprocess.run([binary, *args, "-no-color"] if args[0] not in ("version",) else [binary, *args],
-                            cwd=cwd, env=env or terraform_env(), capture_output=True, text=True, timeout=timeout)
+    argv = [binary, *args, "-no-color"] if args[0] not in ("version",) else [binary, *args]
+    with subprocess.Popen(argv, cwd=cwd, env=env or terraform_env(), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            _stop_gracefully(process, interrupt_grace)
+            raise
+    result = subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+    if log_path is not None:
+        Path(log_path).write_text(f"$ terraform {' '.join(args)}\n# exit {result.returncode}\n{stdout}\n{stderr}")
     if check and result.returncode != 0:
         raise TerraformError(f"terraform {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def _stop_gracefully(process: subprocess.Popen, grace: float) -> None:
+    try:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=grace)  # drains the pipes so it can exit
+    except BaseException:  # out of patience, or interrupted again: stop it now
+        process.kill()
+        process.communicate()

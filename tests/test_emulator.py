@@ -1,0 +1,261 @@
+"""The infra stack, applied with real Terraform and the real AWS provider against moto on
+127.0.0.1 (an AWS emulator; what it lacks is adapted in tools/emulator/adapt.py).
+
+One apply cycle takes minutes, so it runs once per module: the `cycle` fixture applies,
+the tests below look at the result through boto3, and the LAST test destroys and checks
+that nothing is left. pytest runs a module's tests in the order they are written; keep
+`test_destroy_leaves_nothing` last. Whatever fails, or whichever tests are selected, the
+fixture's teardown destroys what is left and stops moto.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+
+import pytest
+
+from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
+
+pytestmark = pytest.mark.emulator
+
+POSTGRES_PORT = 5432
+EBS_CSI_SERVICE_ACCOUNT = "system:serviceaccount:kube-system:ebs-csi-controller-sa"
+CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+
+@pytest.fixture(scope="module")
+def cycle(synth, tmp_path_factory):
+    lines: list[str] = []
+    cycle = EmulatorCycle(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"),
+                          phases=Phases(report=lines.append))
+    try:
+        cycle.up()
+        yield cycle
+    finally:
+        try:
+            cycle.close()
+        finally:
+            # Shown by pytest -rA, and with the error when setup or teardown fails.
+            print("\n".join(lines), cycle.phases.table(), f"logs: {cycle.workdir}", sep="\n")
+
+
+@pytest.fixture(scope="module")
+def s(synth):
+    return synth.settings
+
+
+@pytest.fixture(scope="module")
+def ec2(cycle):
+    return cycle.client("ec2")
+
+
+def one(items: list, what: str):
+    assert len(items) == 1, f"expected one {what}, found {items}"
+    return items[0]
+
+
+def vpc_id(ec2, cidr: str) -> str:
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "cidr-block-association.cidr-block", "Values": [cidr]}])["Vpcs"]
+    return one(vpcs, f"VPC with CIDR {cidr}")["VpcId"]
+
+
+def route_tables_of(ec2, subnet_ids: list[str]) -> dict[str, dict]:
+    """The route table each subnet uses: its explicit association, else its VPC's main table."""
+    tables = {}
+    for subnet_id in subnet_ids:
+        explicit = ec2.describe_route_tables(
+            Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"]
+        if not explicit:
+            vpc = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["VpcId"]
+            explicit = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                          {"Name": "association.main", "Values": ["true"]}])["RouteTables"]
+        tables[subnet_id] = one(explicit, f"route table of {subnet_id}")
+    return tables
+
+
+def node_group(cycle, s) -> dict:
+    eks = cycle.client("eks")
+    name = one(eks.list_nodegroups(clusterName=s.cluster_name)["nodegroups"], "node group")
+    return eks.describe_nodegroup(clusterName=s.cluster_name, nodegroupName=name)["nodegroup"]
+
+
+def db_instance(cycle) -> dict:
+    return one(cycle.client("rds").describe_db_instances()["DBInstances"], "DB instance")
+
+
+def peering(ec2, s) -> dict:
+    connections = ec2.describe_vpc_peering_connections(Filters=[
+        {"Name": "requester-vpc-info.vpc-id", "Values": [vpc_id(ec2, s.eks_vpc_cidr)]},
+        {"Name": "accepter-vpc-info.vpc-id", "Values": [vpc_id(ec2, s.rds_vpc_cidr)]},
+    ])["VpcPeeringConnections"]
+    return one(connections, "peering between the EKS and the RDS VPC")
+
+
+# --- the cycle ---------------------------------------------------------------------------------
+
+def test_second_plan_reports_no_changes(cycle):
+    changes = cycle.replan()
+    assert changes is None, f"the plan after apply is not empty:\n{changes}"
+
+
+def test_every_resource_of_the_adapted_stack_was_created(cycle):
+    declared = Counter({rtype: len(found) for rtype, found in cycle.adapted["resource"].items()})
+    assert cycle.resource_counts() == declared
+
+
+# --- network: peering and routes ------------------------------------------------------------------
+
+def test_peering_connection_is_active_with_dns_resolution(ec2, s):
+    connection = peering(ec2, s)
+    assert connection["Status"]["Code"] == "active"
+    assert connection["RequesterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is True
+    assert connection["AccepterVpcInfo"]["PeeringOptions"]["AllowDnsResolutionFromRemoteVpc"] is True
+
+
+def test_node_subnets_route_the_rds_vpc_through_the_peering(cycle, ec2, s):
+    pcx = peering(ec2, s)["VpcPeeringConnectionId"]
+    for subnet_id, table in route_tables_of(ec2, node_group(cycle, s)["subnets"]).items():
+        routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == s.rds_vpc_cidr]
+        assert [r.get("VpcPeeringConnectionId") for r in routes] == [pcx], (subnet_id, table["Routes"])
+
+
+def test_db_subnets_route_the_eks_vpc_through_the_peering(cycle, ec2, s):
+    pcx = peering(ec2, s)["VpcPeeringConnectionId"]
+    subnet_ids = [x["SubnetIdentifier"] for x in db_instance(cycle)["DBSubnetGroup"]["Subnets"]]
+    assert subnet_ids
+    for subnet_id, table in route_tables_of(ec2, subnet_ids).items():
+        routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == s.eks_vpc_cidr]
+        assert [r.get("VpcPeeringConnectionId") for r in routes] == [pcx], (subnet_id, table["Routes"])
+
+
+# --- the database ---------------------------------------------------------------------------------
+
+def test_db_security_group_admits_only_postgres_from_the_node_security_group(cycle, ec2, s):
+    group_id = one(db_instance(cycle)["VpcSecurityGroups"], "DB security group")["VpcSecurityGroupId"]
+    group = one(ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"], "security group")
+    # The node security group: the one the node group's launch template gives every node.
+    template = node_group(cycle, s)["launchTemplate"]
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=template["id"],
+                                                 Versions=[template["version"]])["LaunchTemplateVersions"][0]
+    node_sg = one(data["LaunchTemplateData"]["SecurityGroupIds"], "node security group")
+
+    rule = one(group["IpPermissions"], "ingress rule of the DB security group")
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", POSTGRES_PORT, POSTGRES_PORT)
+    assert [pair["GroupId"] for pair in rule["UserIdGroupPairs"]] == [node_sg]
+    assert not rule.get("IpRanges") and not rule.get("Ipv6Ranges") and not rule.get("PrefixListIds")
+    assert group["IpPermissionsEgress"] == []
+
+
+def test_db_instance_is_private_encrypted_and_in_the_rds_vpc(cycle, ec2, s):
+    db = db_instance(cycle)
+    assert db["PubliclyAccessible"] is False
+    assert db["StorageEncrypted"] is True and db["KmsKeyId"]
+    assert db["DBSubnetGroup"]["VpcId"] == vpc_id(ec2, s.rds_vpc_cidr)
+    rds_vpc = ipaddress.ip_network(s.rds_vpc_cidr)
+    for subnet in ec2.describe_subnets(
+            SubnetIds=[x["SubnetIdentifier"] for x in db["DBSubnetGroup"]["Subnets"]])["Subnets"]:
+        assert ipaddress.ip_network(subnet["CidrBlock"]).subnet_of(rds_vpc), subnet
+    # The master password is RDS's, kept in Secrets Manager under the database's key.
+    secret = db["MasterUserSecret"]
+    assert secret["KmsKeyId"] == db["KmsKeyId"]
+    cycle.client("secretsmanager").describe_secret(SecretId=secret["SecretArn"])
+
+
+def test_the_real_database_password_is_nowhere_in_cdktf_out(cycle, synth):
+    """The password RDS generated at apply time appears in no synthesized file."""
+    import json
+
+    secret = cycle.client("secretsmanager").get_secret_value(SecretId=db_instance(cycle)["MasterUserSecret"]["SecretArn"])
+    password = json.loads(secret["SecretString"])["password"]
+    assert len(password) >= 8
+    files = [p for p in synth.outdir.rglob("*") if p.is_file()]
+    assert files
+    assert not [p for p in files if password in p.read_text(errors="replace")]
+
+
+# --- the cluster ----------------------------------------------------------------------------------
+
+def test_cluster_encrypts_secrets_and_logs_the_control_plane(cycle, s):
+    cluster = cycle.client("eks").describe_cluster(name=s.cluster_name)["cluster"]
+    encryption = one(cluster["encryptionConfig"], "encryption config")
+    assert encryption["resources"] == ["secrets"]
+    key = cycle.client("kms").describe_key(KeyId=encryption["provider"]["keyArn"])["KeyMetadata"]
+    assert key["KeyState"] == "Enabled"
+    enabled = {t for entry in cluster["logging"]["clusterLogging"] if entry["enabled"] for t in entry["types"]}
+    assert enabled == CONTROL_PLANE_LOG_TYPES
+
+
+def test_node_group_runs_in_the_private_subnets(cycle, ec2, s):
+    group_subnets = node_group(cycle, s)["subnets"]
+    private = ec2.describe_subnets(Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id(ec2, s.eks_vpc_cidr)]},
+        {"Name": "cidr-block", "Values": list(s.eks_private_subnet_cidrs)},
+    ])["Subnets"]
+    assert sorted(group_subnets) == sorted(x["SubnetId"] for x in private)
+    assert len(group_subnets) == len(s.availability_zones)
+    for subnet_id, table in route_tables_of(ec2, group_subnets).items():
+        default = one([r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"],
+                      f"default route of {subnet_id}")
+        assert default.get("NatGatewayId", "").startswith("nat-"), default  # NAT, never an internet gateway
+
+
+def test_ebs_csi_role_trusts_only_its_service_account(cycle, s):
+    iam = cycle.client("iam")
+    issuer = cycle.client("eks").describe_cluster(name=s.cluster_name)["cluster"]["identity"]["oidc"]["issuer"]
+    issuer_host = issuer.removeprefix("https://")
+    provider_arn = one([p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+                        if p["Arn"].endswith(f":oidc-provider/{issuer_host}")], "OIDC provider of the cluster")
+    role = iam.get_role(RoleName=f"{s.cluster_name}-ebs-csi-driver")["Role"]
+    statement = one(role["AssumeRolePolicyDocument"]["Statement"], "trust statement")
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] in ("sts:AssumeRoleWithWebIdentity", ["sts:AssumeRoleWithWebIdentity"])
+    assert statement["Principal"] == {"Federated": provider_arn}
+    assert statement["Condition"] == {"StringEquals": {
+        f"{issuer_host}:sub": EBS_CSI_SERVICE_ACCOUNT,
+        f"{issuer_host}:aud": "sts.amazonaws.com",
+    }}
+    attached = iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonEBSCSIDriverPolicy"]
+
+
+# --- the task-logs bucket -------------------------------------------------------------------------
+
+def test_logs_bucket_is_encrypted_and_blocks_public_access(cycle):
+    s3 = cycle.client("s3")
+    bucket = cycle.outputs()["logs_bucket_name"]
+    rule = one(s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"],
+               "encryption rule")
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    key_id = rule["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+    assert cycle.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                     "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+# --- destroy: LAST -------------------------------------------------------------------------------
+
+def test_inventory_sees_what_was_applied(cycle, s):
+    """The emptiness check below can fail: before destroy it finds the stack."""
+    found = cycle.leftovers()
+    assert f"EKS cluster {s.cluster_name}" in found
+    assert any(x.startswith("DB instance ") for x in found)
+    assert sum(x.startswith("VPC vpc-") for x in found) == 2
+    assert any(x.startswith("S3 bucket ") for x in found)
+    assert sum(x.startswith("KMS key ") for x in found) == cycle.resource_counts()["aws_kms_key"]
+
+
+def test_destroy_leaves_nothing(cycle, capsys):
+    counts = cycle.resource_counts()
+    cycle.destroy()
+    assert cycle.resource_counts() == {}
+    assert cycle.leftovers() == []
+    kms = cycle.client("kms")
+    states = [kms.describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] for k in kms.list_keys()["Keys"]]
+    assert states == ["PendingDeletion"] * counts["aws_kms_key"]
+
+    with capsys.disabled():  # the benchmark, in the test run's output
+        print(f"\nemulator cycle ({sum(counts.values())} resources):")
+        print("\n".join(f"  {line}" for line in cycle.phases.table().splitlines()))

@@ -1,0 +1,206 @@
+"""The ONE place where the synthesized infra stack is adapted to moto, the AWS emulator.
+
+`adapt_for_emulator(stack, endpoint=..., state_path=...)` returns a copy of the
+synthesized `cdk.tf.json` dict that real Terraform and the real AWS provider can apply
+against moto on 127.0.0.1, and the adaptations it made. Production code
+(`airflow_platform/`) and the production JSON carry none of this.
+
+- The provider block and the backend: where the emulator is (not gaps).
+- `GAPS`: one function per thing moto lacks or models differently from AWS, each with what
+  goes wrong without it (measured with Terraform 1.11.4, aws 5.100.0, moto 5.2.5).
+- `REHEARSAL`: not gaps; what lets a rehearsal destroy what it applied, whatever the profile.
+
+docs/emulator.md lists them all. Everything else in the stack is applied as synthesized:
+that is what the rehearsal proves.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+# Every service the infra stack's resources and data sources call, plus those the provider
+# may touch while reading them. An endpoint missing here would send a call to real AWS.
+SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "ec2", "eks", "elb", "elbv2", "iam", "kms", "logs",
+            "rds", "s3", "secretsmanager", "ssm", "sts")
+CREDENTIAL = "test"
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    name: str
+    effect: str  # what goes wrong against moto without it
+    adapt: Callable[[dict], bool]  # changes the stack in place; True when it found something to adapt
+
+
+# --- the provider and the backend (not gaps: where the emulator is) -----------------------
+
+def point_provider_at(stack: dict, endpoint: str) -> None:
+    """Fake credentials, no AWS metadata or region checks, every service at `endpoint`.
+
+    `skip_requesting_account_id` stays false: moto answers GetCallerIdentity, and with it
+    true security-group references read back as `123456789012/sg-...` and diff forever.
+    """
+    providers = stack.get("provider", {}).get("aws", [])
+    if not providers:
+        raise ValueError("the stack has no aws provider block")
+    for provider in providers:
+        provider.update({
+            "access_key": CREDENTIAL,
+            "secret_key": CREDENTIAL,
+            "skip_credentials_validation": True,
+            "skip_metadata_api_check": "true",
+            "skip_region_validation": True,
+            "skip_requesting_account_id": False,
+            "s3_use_path_style": True,
+            "endpoints": [{service: endpoint for service in SERVICES}],
+        })
+        for key in ("profile", "shared_config_files", "shared_credentials_files", "assume_role"):
+            provider.pop(key, None)
+
+
+def use_local_state(stack: dict, state_path: str) -> None:
+    """State in a local file of the rehearsal's own folder, whatever backend was synthesized."""
+    stack.setdefault("terraform", {})["backend"] = {"local": {"path": state_path}}
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+def _resources(stack: dict, rtype: str) -> dict[str, dict]:
+    return stack.get("resource", {}).get(rtype, {})
+
+
+def _remove_resource_type(stack: dict, rtype: str) -> bool:
+    """Drop every resource of `rtype`; refuses if anything left in the stack refers to one."""
+    removed = stack.get("resource", {}).pop(rtype, None)
+    if not removed:
+        return False
+    text = json.dumps(stack)
+    dangling = sorted({m.group(0) for m in re.finditer(rf"\b{re.escape(rtype)}\.[A-Za-z0-9_-]+", text)})
+    if dangling:
+        raise ValueError(f"cannot leave {rtype} out for the emulator: still referred to as {dangling}")
+    return True
+
+
+def _ignore_changes(resource: dict, *attributes: str) -> None:
+    lifecycle = resource.setdefault("lifecycle", {})
+    ignored = lifecycle.get("ignore_changes", [])
+    if ignored == "all":
+        return
+    lifecycle["ignore_changes"] = ignored + [a for a in attributes if a not in ignored]
+
+
+# --- the gaps -------------------------------------------------------------------------------
+
+def no_eks_addons(stack: dict) -> bool:
+    """GAP: moto has no EKS add-on API; creating `aws_eks_addon` fails with 404."""
+    return _remove_resource_type(stack, "aws_eks_addon")
+
+
+def no_db_parameter_values(stack: dict) -> bool:
+    """GAP: moto's DescribeDBParameters omits `Source`, so the provider never finds the
+    user-set parameters and `aws_db_parameter_group.parameter` diffs on every plan."""
+    found = False
+    for group in _resources(stack, "aws_db_parameter_group").values():
+        found |= bool(group.pop("parameter", None))
+    return found
+
+
+def node_group_ignores_moto_fields(stack: dict) -> bool:
+    """GAP: moto injects `remote_access` into a node group, drops `update_config`, and has
+    no DescribeUpdate; without ignoring both, every plan replaces or fails to update it."""
+    groups = _resources(stack, "aws_eks_node_group")
+    for group in groups.values():
+        _ignore_changes(group, "remote_access", "update_config")
+    return bool(groups)
+
+
+def eks_cluster_without_access_api(stack: dict) -> bool:
+    """GAP: moto's EKS has no access-entry API and DescribeCluster omits `accessConfig`, so
+    `access_config.bootstrap_cluster_creator_admin_permissions` reads back empty and forces
+    a replacement of the cluster (and, through the new OIDC issuer, of the OIDC provider
+    and both IRSA trust policies) on every plan; any `aws_eks_access_entry` or
+    `aws_eks_access_policy_association` would fail to create (404)."""
+    clusters = _resources(stack, "aws_eks_cluster")
+    for cluster in clusters.values():
+        _ignore_changes(cluster, "access_config")
+    # Associations first: they refer to the entries.
+    removed = _remove_resource_type(stack, "aws_eks_access_policy_association")
+    removed |= _remove_resource_type(stack, "aws_eks_access_entry")
+    return bool(clusters) or removed
+
+
+def launch_template_own_tags_not_template_data(stack: dict) -> bool:
+    """GAP: moto copies CreateLaunchTemplate's own TagSpecifications (resource type
+    `launch-template`: the provider's default_tags) into the template DATA, so
+    `tag_specifications` gains a `launch-template` block that the config does not have: a
+    new template version on every plan, and with it an update of the node group (which
+    moto cannot do, see above). The stack already tags instances and volumes through
+    `tag_specifications`; only the provider's default tags land on the template itself."""
+    templates = _resources(stack, "aws_launch_template")
+    for template in templates.values():
+        _ignore_changes(template, "tag_specifications")
+    return bool(templates)
+
+
+def db_instance_without_performance_insights(stack: dict) -> bool:
+    """GAP: moto's RDS does not model Performance Insights: DescribeDBInstances reports it
+    disabled with no KMS key, so `performance_insights_enabled` (false -> true) and
+    `performance_insights_kms_key_id` diff on every plan."""
+    instances = _resources(stack, "aws_db_instance")
+    found = False
+    for instance in instances.values():
+        if instance.get("performance_insights_enabled"):
+            _ignore_changes(instance, "performance_insights_enabled", "performance_insights_kms_key_id",
+                            "performance_insights_retention_period")
+            found = True
+    return found
+
+
+GAPS: tuple[Adaptation, ...] = (
+    Adaptation("no EKS add-on API", "aws_eks_addon create fails (404)", no_eks_addons),
+    Adaptation("DescribeDBParameters omits Source", "aws_db_parameter_group parameters diff on every plan",
+        no_db_parameter_values),
+    Adaptation("node group: remote_access injected, update_config dropped, no DescribeUpdate",
+        "aws_eks_node_group replaced or failing to update on every plan", node_group_ignores_moto_fields),
+    Adaptation("EKS: no accessConfig in DescribeCluster, no access-entry API",
+        "aws_eks_cluster replaced on every plan; access entries fail to create (404)",
+        eks_cluster_without_access_api),
+    Adaptation("launch template: its own tags copied into the template data",
+        "aws_launch_template gets a new version, and the node group an update, on every plan",
+        launch_template_own_tags_not_template_data),
+    Adaptation("RDS: no Performance Insights",
+        "aws_db_instance performance_insights_enabled/kms_key_id diff on every plan",
+        db_instance_without_performance_insights),
+)
+
+
+# --- not gaps: so that a rehearsal can always destroy what it applied --------------------
+
+def destroyable_database(stack: dict) -> bool:
+    """REHEARSAL (not a gap): in the prod profile the DB instance has deletion protection and
+    takes a final snapshot; moto honours both, so destroy would fail, or leave a snapshot."""
+    found = False
+    for instance in _resources(stack, "aws_db_instance").values():
+        if instance.get("deletion_protection") or instance.get("skip_final_snapshot") is False:
+            instance.update(deletion_protection=False, skip_final_snapshot=True)
+            instance.pop("final_snapshot_identifier", None)
+            found = True
+    return found
+
+
+REHEARSAL: tuple[Adaptation, ...] = (
+    Adaptation("database destroyable", "prod profile: destroy fails on deletion protection", destroyable_database),
+)
+
+
+def adapt_for_emulator(stack: dict, *, endpoint: str, state_path: str) -> tuple[dict, list[Adaptation]]:
+    """A copy of `stack` that applies against moto at `endpoint`, and the adaptations it needed."""
+    adapted = copy.deepcopy(stack)
+    point_provider_at(adapted, endpoint)
+    use_local_state(adapted, state_path)
+    made = [adaptation for adaptation in GAPS + REHEARSAL if adaptation.adapt(adapted)]
+    return adapted, made

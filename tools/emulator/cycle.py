@@ -1,0 +1,265 @@
+"""One rehearsal cycle of the infra stack against moto: the phases, shared by the emulator
+test (`tests/test_emulator.py`) and the rehearsal command (`tools/emulator/rehearse.py`).
+
+    cycle = EmulatorCycle(synthesized_stack_dir, workdir, phases=Phases(report=print))
+    try:
+        cycle.up()                      # moto, init, validate, plan, apply
+        assert cycle.replan() is None   # a second plan finds nothing to change
+        ...                             # look at moto: cycle.client("ec2"), cycle.state()
+        cycle.destroy()
+        assert cycle.leftovers() == []
+    finally:
+        cycle.close()                   # destroys if still needed, then stops moto
+
+The synthesized folder is copied to `<workdir>/infra` and its `cdk.tf.json` replaced by the
+adapted one (tools/emulator/adapt.py); state stays in that folder. Every phase is timed
+(`phases.timings`) and its Terraform output kept in `<workdir>/logs/<phase>.log`; moto's
+own log is `<workdir>/moto.log`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tools.emulator.adapt import CREDENTIAL, Adaptation, adapt_for_emulator
+from tools.emulator.moto_server import MotoServer
+from tools.terraform_cli import TerraformError, terraform, terraform_env
+
+STACK_FILE = "cdk.tf.json"
+PLAN_FILE = "emulator.tfplan"
+STATE_FILE = "emulator.tfstate"
+# `terraform plan -detailed-exitcode`: 0 nothing to do, 1 error, 2 changes.
+NO_CHANGES, CHANGES = 0, 2
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float
+    ok: bool
+
+
+@dataclass
+class Phases:
+    """Times named phases, reporting each one's start and end as it goes."""
+
+    report: Callable[[str], None] = lambda line: None
+    timings: list[Phase] = field(default_factory=list)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.report(f"{name} ...")
+        start = time.monotonic()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            seconds = time.monotonic() - start
+            self.timings.append(Phase(name, seconds, ok))
+            self.report(f"{name} {'done' if ok else 'FAILED'} in {seconds:.1f} s")
+
+    def table(self) -> str:
+        """The benchmark: one line per phase, and the total."""
+        if not self.timings:
+            return "(no phase ran)"
+        width = max(len(p.name) for p in self.timings + [Phase("total", 0, True)])
+        lines = [f"{'phase':<{width}}  seconds", f"{'-' * width}  -------"]
+        lines += [f"{p.name:<{width}}  {p.seconds:7.1f}{'' if p.ok else '  FAILED'}" for p in self.timings]
+        lines.append(f"{'total':<{width}}  {sum(p.seconds for p in self.timings):7.1f}")
+        return "\n".join(lines)
+
+
+class EmulatorCycle:
+    """Apply and destroy one synthesized stack folder against a moto server of its own."""
+
+    def __init__(self, stack_dir: Path, workdir: Path, *, phases: Phases | None = None) -> None:
+        self.source_dir = Path(stack_dir)
+        self.workdir = Path(workdir)
+        self.stack_dir = self.workdir / "infra"
+        self.logs_dir = self.workdir / "logs"
+        self.phases = phases or Phases()
+        self.moto = MotoServer(self.workdir / "moto.log")
+        self.stack = json.loads((self.source_dir / STACK_FILE).read_text())
+        self.region = self.stack["provider"]["aws"][0]["region"]
+        self.adapted: dict = {}  # the stack as applied (written by start())
+        self.adaptations: list[Adaptation] = []
+        self.may_hold_resources = False  # from the start of apply on: destroy before moto stops
+        self.destroyed = False
+        self.counts_before_destroy: Counter = Counter()  # what was created, as the state said before destroy
+        self._state_current = False  # right after a re-plan that refreshed everything and found no change
+        no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
+        self._env = terraform_env({"NO_PROXY": no_proxy, "no_proxy": no_proxy, "AWS_EC2_METADATA_DISABLED": "true"})
+
+    @property
+    def timings(self) -> list[Phase]:
+        return self.phases.timings
+
+    # --- phases -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts moto; copies the synthesized folder and writes the adapted stack into it."""
+        with self.phases("start moto"):
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self.logs_dir.mkdir(exist_ok=True)
+            shutil.copytree(self.source_dir, self.stack_dir,
+                            ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan"))
+            self.moto.start()
+            self.adapted, self.adaptations = adapt_for_emulator(self.stack, endpoint=self.moto.endpoint,
+                                                                state_path=STATE_FILE)
+            (self.stack_dir / STACK_FILE).write_text(json.dumps(self.adapted, indent=2))
+
+    def init(self) -> None:
+        with self.phases("init"):
+            self._terraform("init", "-input=false", log="init")
+
+    def validate(self) -> None:
+        with self.phases("validate"):
+            report = json.loads(self._terraform("validate", "-json", log="validate").stdout)
+            if not report.get("valid") or report.get("warning_count"):
+                raise TerraformError(f"terraform validate:\n{json.dumps(report.get('diagnostics'), indent=2)}")
+
+    def plan(self) -> None:
+        with self.phases("plan"):
+            self._terraform("plan", "-input=false", f"-out={PLAN_FILE}", log="plan")
+
+    def apply(self) -> None:
+        with self.phases("apply"):
+            self.may_hold_resources = True
+            self._state_current = False
+            self._terraform("apply", "-input=false", "-auto-approve", PLAN_FILE, log="apply")
+
+    def replan(self) -> str | None:
+        """A second, refreshing plan: None when it finds nothing to change, else its output."""
+        with self.phases("re-plan"):
+            result = self._terraform("plan", "-input=false", "-detailed-exitcode", log="re-plan", check=False)
+            if result.returncode not in (NO_CHANGES, CHANGES):
+                raise TerraformError(f"terraform plan failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        self._state_current = result.returncode == NO_CHANGES
+        return None if self._state_current else result.stdout
+
+    def destroy(self) -> None:
+        """`terraform destroy`. Skips its refresh (about 10 s) when a re-plan has just refreshed
+        the whole state and found nothing to change; refreshes otherwise (after a failure)."""
+        refresh = "-refresh=false" if self._state_current else "-refresh=true"
+        self.counts_before_destroy = self.resource_counts()
+        with self.phases("destroy"):
+            self._terraform("destroy", "-input=false", "-auto-approve", refresh, log="destroy")
+            self.destroyed = True
+
+    def up(self) -> None:
+        """Everything before the checks: moto, init, validate, plan, apply."""
+        self.start()
+        self.init()
+        self.validate()
+        self.plan()
+        self.apply()
+
+    def close(self) -> None:
+        """Destroys what may still exist (unless destroyed already), then stops moto, whatever happens."""
+        try:
+            if self.may_hold_resources and not self.destroyed and self.moto.running:
+                self.destroy()
+        finally:
+            self.moto.stop()
+
+    # --- looking at the result ----------------------------------------------------------------
+
+    def state(self) -> dict:
+        """The state file as Terraform wrote it (local backend, in the stack's folder)."""
+        path = self.stack_dir / STATE_FILE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def outputs(self) -> dict:
+        return {name: output["value"] for name, output in self.state().get("outputs", {}).items()}
+
+    def resource_counts(self) -> Counter:
+        """Managed resources in the state, per type."""
+        counts: Counter = Counter()
+        for resource in self.state().get("resources", []):
+            if resource["mode"] == "managed" and resource.get("instances"):
+                counts[resource["type"]] += len(resource["instances"])
+        return counts
+
+    def client(self, service: str):
+        """A boto3 client of `service` talking to this cycle's moto."""
+        import boto3  # dev dependency: only when a cycle is inspected
+
+        return boto3.client(service, endpoint_url=self.moto.endpoint, region_name=self.region,
+                            aws_access_key_id=CREDENTIAL, aws_secret_access_key=CREDENTIAL)
+
+    def leftovers(self) -> list[str]:
+        """What exists in moto of the kinds the stack creates: empty after a clean destroy.
+
+        moto's default VPC (its subnets, route table, security group, internet gateway) does
+        not count. KMS keys cannot be deleted at once, only scheduled for deletion: a
+        customer key counts unless it is PendingDeletion.
+        """
+        ec2, eks, rds, s3, kms, iam, logs, secrets = (self.client(s) for s in (
+            "ec2", "eks", "rds", "s3", "kms", "iam", "logs", "secretsmanager"))
+        vpcs = ec2.describe_vpcs()["Vpcs"]
+        default = {v["VpcId"] for v in vpcs if v.get("IsDefault")}
+        found = [f"VPC {v['VpcId']} {v['CidrBlock']}" for v in vpcs if v["VpcId"] not in default]
+        found += [f"subnet {s['SubnetId']}" for s in ec2.describe_subnets()["Subnets"] if s["VpcId"] not in default]
+        found += [f"security group {g['GroupId']}" for g in ec2.describe_security_groups()["SecurityGroups"]
+                  if g.get("VpcId") not in default]
+        found += [f"route table {t['RouteTableId']}" for t in ec2.describe_route_tables()["RouteTables"]
+                  if t["VpcId"] not in default]
+        found += [f"internet gateway {g['InternetGatewayId']}"
+                  for g in ec2.describe_internet_gateways()["InternetGateways"]
+                  if not {a["VpcId"] for a in g.get("Attachments", [])} & default]
+        found += [f"VPC peering {p['VpcPeeringConnectionId']} ({p['Status']['Code']})"
+                  for p in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
+                  if p["Status"]["Code"] not in ("deleted", "deleting", "rejected", "failed", "expired")]
+        found += [f"NAT gateway {g['NatGatewayId']}" for g in ec2.describe_nat_gateways()["NatGateways"]
+                  if g["State"] not in ("deleted", "deleting")]
+        found += [f"elastic IP {a.get('AllocationId')}" for a in ec2.describe_addresses()["Addresses"]]
+        found += [f"launch template {t['LaunchTemplateName']}"
+                  for t in ec2.describe_launch_templates()["LaunchTemplates"]]
+        found += [f"flow log {f['FlowLogId']}" for f in ec2.describe_flow_logs()["FlowLogs"]]
+        for cluster in eks.list_clusters()["clusters"]:
+            found.append(f"EKS cluster {cluster}")
+            found += [f"EKS node group {cluster}/{g}" for g in eks.list_nodegroups(clusterName=cluster)["nodegroups"]]
+        found += [f"DB instance {d['DBInstanceIdentifier']}" for d in rds.describe_db_instances()["DBInstances"]]
+        found += [f"DB subnet group {g['DBSubnetGroupName']}" for g in rds.describe_db_subnet_groups()["DBSubnetGroups"]]
+        found += [f"DB parameter group {g['DBParameterGroupName']}"
+                  for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
+                  if not g["DBParameterGroupName"].startswith("default.")]
+        found += [f"S3 bucket {b['Name']}" for b in s3.list_buckets().get("Buckets", [])]
+        for key in kms.list_keys()["Keys"]:
+            meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
+            if meta.get("KeyManager") == "CUSTOMER" and meta["KeyState"] != "PendingDeletion":
+                found.append(f"KMS key {key['KeyId']} ({meta['KeyState']})")
+        found += [f"KMS alias {a['AliasName']}" for a in kms.list_aliases()["Aliases"]
+                  if a.get("TargetKeyId") and not a["AliasName"].startswith("alias/aws/")]
+        found += [f"IAM role {r['RoleName']}" for r in iam.list_roles()["Roles"]
+                  if not r["Path"].startswith("/aws-service-role/")]
+        found += [f"IAM OIDC provider {p['Arn']}"
+                  for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+        found += [f"log group {g['logGroupName']}" for g in logs.describe_log_groups()["logGroups"]]
+        found += [f"secret {s['Name']}" for s in secrets.list_secrets()["SecretList"] if not s.get("DeletedDate")]
+        return found
+
+    # --- Terraform ----------------------------------------------------------------------------
+
+    def _terraform(self, *args: str, log: str, check: bool = True):
+        return terraform(self.stack_dir, *args, env=self._env, log_path=self.logs_dir / f"{log}.log", check=check)
+
+
+def counts_table(counts: Counter) -> str:
+    """What was created: resources per type (from the state before destroy)."""
+    if not counts:
+        return "(no resources)"
+    width = max(len(t) for t in counts)
+    lines = [f"{'resource type':<{width}}  count", f"{'-' * width}  -----"]
+    lines += [f"{rtype:<{width}}  {n:5d}" for rtype, n in sorted(counts.items())]
+    lines.append(f"{'total':<{width}}  {sum(counts.values()):5d}")
+    return "\n".join(lines)

@@ -1,0 +1,155 @@
+"""Rehearse a deployment of the infra stack against moto on 127.0.0.1: no AWS account needed.
+
+    make rehearse        # or: pipenv run python -m tools.emulator.rehearse [--keep]
+
+Synthesizes the app with the current settings (cdktf.json, AIRFLOW_PLATFORM_* variables),
+starts moto, and runs real Terraform with the real AWS provider on the infra stack
+(adapted by tools/emulator/adapt.py): init, validate, plan, apply, a second plan that
+must find nothing to change, destroy, and a check that nothing is left. Each phase is
+printed with its elapsed time as it goes; at the end, the timings (the benchmark) and what
+was created. It always cleans up: destroy, stop moto, remove its temporary folder, on
+success, failure, Ctrl-C or SIGTERM (a second Ctrl-C skips the destroy: moto keeps
+everything in memory, and it is stopped anyway). `--keep` keeps the folder (Terraform
+logs per phase, moto's log, the adapted stack) for debugging.
+
+Exit status: 0 when the whole cycle passed, 1 when a phase or a check failed, 2 on bad
+settings, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
+from tools.emulator.moto_server import MotoError
+from tools.terraform_cli import TerraformError
+
+INTERRUPTED = 130
+
+
+class RehearsalFailed(RuntimeError):
+    pass
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def synthesize(outdir: Path) -> Path:
+    """The app with the current settings, synthesized to `outdir`; returns the infra stack folder."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    from airflow_platform.app import build_app  # slow: imports the AWS provider package
+    from airflow_platform.settings import load_settings
+
+    app, _, _ = build_app(load_settings(), outdir=str(outdir))
+    app.synth()
+    return outdir / "stacks" / "infra"
+
+
+def tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.emulator.rehearse", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, state) afterwards")
+    args = parser.parse_args(argv)
+
+    from airflow_platform.settings import SettingsError, load_settings
+
+    try:
+        load_settings()  # bad settings: say so before anything starts
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {line}", flush=True)
+
+    # SIGTERM cleans up like Ctrl-C. And Ctrl-C must raise KeyboardInterrupt even when this
+    # process was started with SIGINT ignored (a background job of a non-interactive shell).
+    previous = {sig: signal.signal(sig, handler) for sig, handler in (
+        (signal.SIGTERM, _interrupt), (signal.SIGINT, signal.default_int_handler))}
+    workdir = Path(tempfile.mkdtemp(prefix="airflow-rehearsal-"))
+    phases = Phases(report=say)
+    cycle: EmulatorCycle | None = None
+    status = 1
+    try:
+        with phases("synthesize"):
+            stack_dir = synthesize(workdir / "cdktf.out")
+        cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases)
+        cycle.start()
+        say(f"moto at {cycle.moto.endpoint}; adapted for it: {', '.join(a.name for a in cycle.adaptations)}")
+        cycle.init()
+        cycle.validate()
+        cycle.plan()
+        cycle.apply()
+        changes = cycle.replan()
+        if changes is not None:
+            raise RehearsalFailed(f"the plan after apply is not empty:\n{tail(changes, 80)}")
+        say("the second plan found no changes")
+        cycle.destroy()
+        left = cycle.leftovers()
+        if left:
+            raise RehearsalFailed("left after destroy:\n  " + "\n  ".join(left))
+        status = 0
+    except KeyboardInterrupt:
+        say("interrupted: cleaning up (Ctrl-C again to skip the destroy)")
+        status = INTERRUPTED
+    except (TerraformError, MotoError, RehearsalFailed) as err:
+        say(f"FAILED: {tail(str(err))}")
+        if cycle is not None and cycle.moto.log_path.exists():
+            say(f"moto's log ends with:\n{cycle.moto.log_tail(10)}")
+    finally:
+        status, left_in_state = cleanup(cycle, workdir, keep=args.keep, say=say, status=status)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    print()
+    print(phases.table())
+    print()
+    if cycle is not None:
+        counts = cycle.counts_before_destroy if cycle.destroyed else left_in_state
+        print(f"created ({'then destroyed' if cycle.destroyed else 'NOT destroyed by Terraform; gone with moto'}):")
+        print(counts_table(counts))
+    print()
+    print({0: "rehearsal passed", INTERRUPTED: "rehearsal interrupted"}.get(status, "rehearsal FAILED"))
+    return status
+
+
+def cleanup(cycle: EmulatorCycle | None, workdir: Path, *, keep: bool, say, status: int) -> tuple[int, Counter]:
+    """Destroy if needed, stop moto, remove the folder. Returns the (possibly worse) status and
+    what the state still held (read before the folder goes)."""
+    left_in_state: Counter = Counter()
+    try:
+        if cycle is not None:
+            cycle.close()
+    except KeyboardInterrupt:
+        say("interrupted again: destroy skipped; moto is stopped and what it held is gone")
+        status = INTERRUPTED
+    except (TerraformError, MotoError) as err:
+        say(f"cleanup: destroy FAILED (moto is stopped, so nothing outlives it): {tail(str(err), 20)}")
+        status = status or 1
+    finally:
+        if cycle is not None:
+            cycle.moto.stop()  # idempotent; covers an interrupt inside close()
+            left_in_state = cycle.resource_counts()
+        if keep:
+            say(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return status, left_in_state
+
+
+if __name__ == "__main__":
+    sys.exit(main())
