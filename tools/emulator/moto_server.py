@@ -22,7 +22,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 
 # Without it every attachment of an AWS-managed policy (AmazonEKSClusterPolicy, ...) fails
-# with 404 NoSuchEntity; moto reads it at start only (see /work/shared/EMULATOR.md).
+# with 404 NoSuchEntity; moto reads it at start only (see docs/emulator.md).
 SERVER_ENV = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
 
 
