@@ -13,10 +13,9 @@ def main() -> int:
         # Before any construct exists: nothing is written to cdktf.out.
         print(f"error: {err}", file=sys.stderr)
         return 2
-    from airflow_platform.app import build_app  # the provider imports are slow: only after validation
+    from airflow_platform.app import synthesize  # the provider imports are slow: only after validation
 
-    app, _, _ = build_app(settings)
-    app.synth()
+    synthesize(settings)
     return 0
 
 

@@ -1,6 +1,8 @@
-"""Builds the App: settings -> InfraStack, AppsStack (apps depends on infra)."""
+"""Builds and synthesizes the App: settings -> InfraStack, AppsStack (apps depends on infra)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from cdktf import App
 
@@ -9,9 +11,15 @@ from airflow_platform.stacks.apps import AppsStack
 from airflow_platform.stacks.infra import InfraStack
 
 
-def build_app(settings: Settings, outdir: str | None = None) -> tuple[App, InfraStack, AppsStack]:
-    app = App(outdir=outdir) if outdir else App()
+def synthesize(settings: Settings, outdir: str | Path | None = None) -> Path:
+    """Both stacks to `<outdir>/stacks/{infra,apps}/cdk.tf.json`; returns the outdir.
+
+    Without `outdir`, cdktf's own choice: `CDKTF_OUTDIR` (set by the cdktf CLI) or `cdktf.out`.
+    `App.synth()` prepares every stack first, so cross-stack references resolve.
+    """
+    app = App(outdir=str(outdir)) if outdir else App()
     infra = InfraStack(app, "infra", settings=settings)
     apps = AppsStack(app, "apps", settings=settings, infra=infra.outputs)
     apps.add_dependency(infra)
-    return app, infra, apps
+    app.synth()
+    return Path(app.outdir)

@@ -46,11 +46,10 @@ def probe(case: str, outdir: str) -> None:
         app.synth()
     elif case in ("full-eager", "full-lazy"):
         os.environ[EAGER_SWITCH] = "1" if case == "full-eager" else "0"
-        from airflow_platform.app import build_app
+        from airflow_platform.app import synthesize
         from airflow_platform.settings import load_settings
 
-        app, _, _ = build_app(load_settings(), outdir=outdir)
-        app.synth()
+        synthesize(load_settings(), outdir)
     else:
         raise SystemExit(f"unknown case {case!r}; known: {', '.join(CASES)}")
 

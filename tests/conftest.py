@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,10 +31,9 @@ class Synthesized:
 
 
 def synthesize(settings: Settings, outdir: Path) -> Synthesized:
-    from airflow_platform.app import build_app  # slow import: only when a test needs a synthesis
+    from airflow_platform.app import synthesize as synthesize_app  # slow import: only when a test needs it
 
-    app, _, _ = build_app(settings, outdir=str(outdir))
-    app.synth()  # prepares every stack, so cross-stack references resolve
+    synthesize_app(settings, outdir)
     stacks = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in ("infra", "apps")}
     return Synthesized(settings=settings, outdir=outdir, **stacks)
 
@@ -62,3 +62,19 @@ def synth_prod(tmp_path_factory) -> Synthesized:
         celery_worker_autoscaling="true",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
+
+
+@pytest.fixture(scope="session")
+def infra_terraform_dir(synth, tmp_path_factory) -> Path:
+    """A copy of the dev infra stack, `terraform init`-ed once per session for the tests that
+    run Terraform on it (init installs the provider: once is enough). Its state, if any,
+    stays in the copy; the shared synthesis gets no .terraform/."""
+    from tools.terraform_cli import terraform
+
+    stack_dir = tmp_path_factory.mktemp("terraform") / "infra"
+    shutil.copytree(synth.stack_dir("infra"), stack_dir)
+    stack = json.loads((stack_dir / "cdk.tf.json").read_text())
+    stack["terraform"]["backend"] = {"local": {"path": "terraform.tfstate"}}
+    (stack_dir / "cdk.tf.json").write_text(json.dumps(stack))
+    terraform(stack_dir, "init", "-input=false")
+    return stack_dir

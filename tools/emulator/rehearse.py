@@ -46,12 +46,10 @@ def _interrupt(signum, frame):
 def synthesize(outdir: Path) -> Path:
     """The app with the current settings, synthesized to `outdir`; returns the infra stack folder."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
-    from airflow_platform.app import build_app  # slow: imports the AWS provider package
+    from airflow_platform.app import synthesize as synthesize_app  # slow: imports the AWS provider package
     from airflow_platform.settings import load_settings
 
-    app, _, _ = build_app(load_settings(), outdir=str(outdir))
-    app.synth()
-    return outdir / "stacks" / "infra"
+    return synthesize_app(load_settings(), outdir) / "stacks" / "infra"
 
 
 def tail(text: str, lines: int = 40) -> str:
