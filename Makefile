@@ -9,6 +9,7 @@ PIPENV_VERSION := 2026.10.3
 # pipenv lives in its own small venv so nothing is installed into the system Python.
 TOOLS := $(CURDIR)/.tools
 PIPENV := $(TOOLS)/bin/pipenv
+HELM := $(TOOLS)/helm/v3.19.0/helm
 
 export PATH := $(TOOLS)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 export PIPENV_VENV_IN_PROJECT := 1
@@ -23,7 +24,11 @@ export PYPI_URL
 
 .PHONY: setup synth test bench deploy destroy clean rehearse
 
-setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced
+setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced $(HELM)
+
+# helm v3, pinned and checksummed, for rendering the charts in tests (tools/helm_binary.py).
+$(HELM): tools/helm_binary.py .venv/.synced
+	$(PIPENV) run python -m tools.helm_binary
 
 $(PIPENV):
 	$(PYTHON) -m venv $(TOOLS)
