@@ -50,6 +50,9 @@ def synth(tmp_path_factory) -> Synthesized:
     return synthesize(settings_without_env(), tmp_path_factory.mktemp("synth-dev"))
 
 
+ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
+
+
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
@@ -57,7 +60,7 @@ def synth_prod(tmp_path_factory) -> Synthesized:
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
-        acm_certificate_arn="arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f",
+        acm_certificate_arn=ACM_CERTIFICATE_ARN,
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true",
     )
@@ -99,13 +102,45 @@ def render_airflow(synthesized: Synthesized):
         pytest.skip(f"the chart is needed and unavailable: {err}")
 
 
+_renders: dict[str, object] = {}
+
+
+def render_once(variant: str, synthesized: Synthesized):
+    if variant not in _renders:
+        _renders[variant] = render_airflow(synthesized)
+    return _renders[variant]
+
+
 @pytest.fixture(scope="session")
 def rendered(synth):
     """The dev profile's Airflow release, rendered."""
-    return render_airflow(synth)
+    return render_once("dev-http", synth)
 
 
 @pytest.fixture(scope="session")
 def rendered_prod(synth_prod):
     """The prod profile's Airflow release (HTTPS, SSH git-sync, KEDA), rendered."""
-    return render_airflow(synth_prod)
+    return render_once("prod-https", synth_prod)
+
+
+# The other two corners of (profile x HTTPS), for the checks that must hold in all four.
+VARIANTS = {"dev-http": "synth", "prod-https": "synth_prod", "dev-https": "synth_dev_https",
+            "prod-http": "synth_prod_http"}
+
+
+@pytest.fixture(scope="session")
+def synth_dev_https(tmp_path_factory) -> Synthesized:
+    settings = settings_without_env(acm_certificate_arn=ACM_CERTIFICATE_ARN)
+    return synthesize(settings, tmp_path_factory.mktemp("synth-dev-https"))
+
+
+@pytest.fixture(scope="session")
+def synth_prod_http(tmp_path_factory) -> Synthesized:
+    return synthesize(settings_without_env(profile="prod"), tmp_path_factory.mktemp("synth-prod-http"))
+
+
+@pytest.fixture(scope="session", params=sorted(VARIANTS))
+def rendered_variant(request):
+    """(variant name, synthesized, rendered) for each corner of profile x HTTPS; rendered once."""
+    synthesized = request.getfixturevalue(VARIANTS[request.param])
+    return request.param, synthesized, render_once(request.param, synthesized)

@@ -60,7 +60,7 @@ def test_the_chart_is_pinned_and_terraform_friendly(synth, chart):
     release = only(synth.apps, "helm_release")
     assert (release["repository"], release["chart"], release["version"]) == ("https://airflow.apache.org", "airflow",
                                                                                "1.21.0")
-    assert release["wait"] is True and release["wait_for_jobs"] is True and release["atomic"] is True
+    assert release["wait"] is True and release["atomic"] is True
     assert release["timeout"] >= 600
     values = merged(synth.apps, chart)
     assert values["migrateDatabaseJob"]["useHelmHooks"] is False

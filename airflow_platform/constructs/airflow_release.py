@@ -39,9 +39,9 @@ class AirflowRelease(Construct):
     Values are `helm/values.yaml` (static choices) with `computed_values()` on top
     (settings and infra outputs). Secrets reach the chart only as Secret names.
 
-    The release waits (`wait`, `wait_for_jobs`) until every pod is ready and the
-    database migration job has finished, for up to RELEASE_TIMEOUT_SECONDS, so a deploy
-    only succeeds when Airflow really runs. `atomic` rolls a failed upgrade back to the
+    The release waits (`wait`) until every pod is ready, for up to RELEASE_TIMEOUT_SECONDS;
+    every Airflow pod first waits for the database migration, so a deploy only succeeds
+    when the migration finished and Airflow really runs. `atomic` rolls a failed upgrade back to the
     last good revision (a failed first install is removed, and the next apply retries);
     Terraform then reports the error.
 
@@ -61,7 +61,10 @@ class AirflowRelease(Construct):
             self, "release", name=RELEASE_NAME, namespace=self.namespace,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=settings.chart_version,
             values=[VALUES_FILE.read_text(), to_yaml(values)],
-            wait=True, wait_for_jobs=True, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
+            # Not wait_for_jobs: the jobs delete themselves (ttlSecondsAfterFinished) so that the next
+            # upgrade can create them anew, and Helm fails for good on a Job that is gone while it
+            # waits. The migration is still proven: every Airflow pod waits for it before it is ready.
+            wait=True, wait_for_jobs=False, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
             max_history=10,
             depends_on=[*depends_on, *self.secrets.resources],
         )
@@ -78,6 +81,7 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
     """The values that depend on settings and on the infra stack's outputs."""
     s = settings
     pdb = {"enabled": s.is_prod}
+    service = api_server_service(s)
 
     def service_account(component: str) -> dict:
         return {"create": True, "name": service_account_name(component),
@@ -105,7 +109,7 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
             "secretKeyRef": {"name": secrets.admin_password, "key": "password"}}}]},
         "scheduler": {"replicas": s.scheduler_replicas, "podDisruptionBudget": pdb},
         "apiServer": {"replicas": s.api_server_replicas, "podDisruptionBudget": pdb,
-                      "service": api_server_service(s)},
+                      "service": service},
         "workers": {"celery": {
             "replicas": s.worker_replicas,
             "podDisruptionBudget": pdb,
@@ -120,7 +124,8 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
             # An AWS connection without keys: boto3's default chain, i.e. the IRSA role.
             {"name": "AIRFLOW_CONN_AWS_DEFAULT", "value": f"aws://?region_name={s.region}"},
         ],
-        "config": {"logging": {
+        "config": {"core": {"execution_api_server_url": execution_api_url(service)},
+                   "logging": {
             "remote_logging": "True",
             "remote_base_log_folder": f"s3://{logs_bucket_name}/task-logs",
             "remote_log_conn_id": "aws_default",
@@ -162,6 +167,18 @@ def api_server_service(s: Settings) -> dict:
         ports = [{"name": "http", "port": 80, "targetPort": "api-server"}]
     return {"type": "LoadBalancer", "annotations": annotations, "ports": ports,
             "loadBalancerSourceRanges": list(s.load_balancer_source_cidrs)}
+
+
+def execution_api_url(service: dict) -> str:
+    """The URL every task's supervisor calls: the API server's Service on the port it offers.
+
+    The chart's default names the container port (8080), which this Service does not offer
+    once it listens on 80 or 443 for the load balancer; every task would then fail while
+    the deploy succeeds. In the cluster the Service port is plain HTTP to the pod even when
+    the load balancer terminates TLS on it.
+    """
+    [port] = service["ports"]
+    return f"http://{RELEASE_NAME}-api-server:{port['port']}/execution/"
 
 
 def git_sync_values(s: Settings) -> dict:

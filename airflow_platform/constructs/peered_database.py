@@ -52,7 +52,7 @@ class PeeredDatabase(Construct):
         # --- peering -----------------------------------------------------------------------
         peering = VpcPeeringConnection(self, "peering", vpc_id=eks_vpc.vpc_id, peer_vpc_id=rds_vpc.vpc_id,
                                        auto_accept=True, tags={"Name": f"{name}-eks-to-rds"})
-        VpcPeeringConnectionOptions(
+        peering_options = VpcPeeringConnectionOptions(
             self, "peering_dns", vpc_peering_connection_id=peering.id,
             requester=VpcPeeringConnectionOptionsRequester(allow_remote_vpc_dns_resolution=True),
             accepter=VpcPeeringConnectionOptionsAccepter(allow_remote_vpc_dns_resolution=True),
@@ -71,7 +71,10 @@ class PeeredDatabase(Construct):
                               tags={"Name": f"{name}-metadata-db"})
         SecurityGroupRule(self, "db_from_nodes", security_group_id=db_sg.id, type="ingress", protocol="tcp",
                           from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, source_security_group_id=allowed_from,
-                          description="PostgreSQL from the EKS node group")
+                          description="PostgreSQL from the EKS node group",
+                          # The source group lives across the peering: EC2 refuses to reference it
+                          # (InvalidGroup.NotFound) until the peering is active.
+                          depends_on=[peering, peering_options])
 
         # --- the instance ----------------------------------------------------------------------
         key = EncryptionKey(self, "key", alias=f"{name}-metadata-db",

@@ -1,0 +1,60 @@
+"""The Helm release's waits and the jobs' lifetimes agree, so a first install cannot roll back
+for a job that finished and deleted itself.
+
+Helm's wait (`wait_for_jobs`) reads every Job of the release until all are complete; a
+Job that has already deleted itself (`ttlSecondsAfterFinished`) answers "not found", which
+Helm does not retry, and `atomic` then uninstalls the release. So a release that waits for
+jobs must keep them for longer than it waits. A release that does not wait for jobs must
+still prove the migration ran: every long-running Airflow pod waits for it before it can
+become ready, and Helm waits for those pods.
+"""
+
+from __future__ import annotations
+
+from tools.chart_render import pod_spec
+from tf_json import resources
+
+MIGRATION_GATE = "wait-for-airflow-migrations"
+
+
+def airflow_release(synthesized) -> dict:
+    [release] = [r for r in resources(synthesized.apps, "helm_release").values() if r["chart"] == "airflow"]
+    return release
+
+
+def test_no_job_can_vanish_while_helm_waits_for_it(rendered_variant):
+    variant, synthesized, rendered = rendered_variant
+    release = airflow_release(synthesized)
+    if not release.get("wait_for_jobs"):
+        return  # Helm never reads a Job: nothing can vanish under it
+    for job in rendered.of_kind("Job"):
+        ttl = job["spec"].get("ttlSecondsAfterFinished")
+        assert ttl is None or ttl > release["timeout"], (
+            f"{variant}: Job {job['metadata']['name']} deletes itself {ttl} s after it finishes, but Helm waits "
+            f"up to {release['timeout']} s and fails the release when a Job it waits for is gone")
+
+
+def test_a_deploy_succeeds_only_after_the_migration(rendered_variant):
+    variant, synthesized, rendered = rendered_variant
+    release = airflow_release(synthesized)
+    assert release["wait"] is True and release["atomic"] is True
+    assert rendered.get("Job", f"{rendered.release_name}-run-airflow-migrations")
+    if release.get("wait_for_jobs"):
+        return
+    gated = {"api-server", "scheduler", "dag-processor", "triggerer", "worker"}
+    for workload in rendered.workloads():
+        component = workload["spec"]["template"]["metadata"]["labels"].get("component")
+        if component in gated:
+            gated.discard(component)
+            init = [c["name"] for c in pod_spec(workload).get("initContainers", [])]
+            assert MIGRATION_GATE in init, f"{variant}: {workload['metadata']['name']} does not wait for the migration"
+    assert not gated, f"{variant}: not rendered: {gated}"
+
+
+def test_each_upgrade_runs_the_jobs_again(rendered_variant):
+    """Without Helm hooks the Jobs are ordinary resources, and a Job's pod template cannot
+    change: each must be gone before the next upgrade renders it anew."""
+    variant, _, rendered = rendered_variant
+    for job in rendered.of_kind("Job"):
+        ttl = job["spec"].get("ttlSecondsAfterFinished")
+        assert ttl is not None and ttl <= 600, f"{variant}: {job['metadata']['name']} keeps for {ttl} s"
