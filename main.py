@@ -3,7 +3,7 @@
 
 import sys
 
-from airflow_platform.settings import SettingsError, load_settings
+from airflow_platform.settings import SettingsError, deploy_warnings, load_settings
 
 
 def main() -> int:
@@ -13,6 +13,8 @@ def main() -> int:
         # Before any construct exists: nothing is written to cdktf.out.
         print(f"error: {err}", file=sys.stderr)
         return 2
+    for warning in deploy_warnings(settings):
+        print(f"warning: {warning}", file=sys.stderr)
     from airflow_platform.app import synthesize  # the provider imports are slow: only after validation
 
     synthesize(settings)

@@ -16,7 +16,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from datetime import date
 from typing import Any, Mapping
+
+from airflow_platform.versions import eks_support_warning
 
 ENV_PREFIX = "AIRFLOW_PLATFORM_"
 CDKTF_JSON = Path(__file__).resolve().parent.parent / "cdktf.json"
@@ -50,7 +53,7 @@ class Settings:
     rds_subnet_cidrs: tuple[str, ...] = _setting("subnets of the DB subnet group, one per AZ")
     rds_subnets_public: bool = _setting("place the DB subnet group in public subnets (the DB itself stays private)")
     flow_log_retention_days: int = _setting("retention of VPC flow logs and EKS control-plane logs")
-    eks_version: str = _setting("Kubernetes version of the EKS cluster")
+    eks_version: str = _setting("Kubernetes minor version of the EKS cluster (standard support only)")
     cluster_endpoint_public_cidrs: tuple[str, ...] = _setting("CIDRs allowed to reach the public EKS API endpoint")
     cluster_admin_principal_arns: tuple[str, ...] = _setting("IAM roles/users granted cluster admin by access entries")
     node_instance_types: tuple[str, ...] = _setting("EC2 instance types of the managed node group")
@@ -58,7 +61,7 @@ class Settings:
     node_desired_size: int = _setting("node group desired size (min <= desired <= max)")
     node_max_size: int = _setting("node group maximum size")
     node_disk_size_gib: int = _setting("encrypted gp3 root volume of each node, GiB")
-    db_engine_version: str = _setting("RDS PostgreSQL engine version")
+    db_engine_version: str = _setting("RDS PostgreSQL major version; RDS applies minor versions automatically")
     db_instance_class: str = _setting("RDS instance class")
     db_allocated_storage_gib: int = _setting("initial RDS storage, GiB")
     db_max_allocated_storage_gib: int = _setting("RDS storage autoscaling ceiling, GiB")
@@ -71,7 +74,9 @@ class Settings:
     git_sync_repo: str = _setting("git repository git-sync clones the DAGs from")
     git_sync_branch: str = _setting("branch git-sync follows")
     git_sync_subpath: str = _setting("folder of the repository that holds the DAGs")
-    git_sync_ssh_secret: str = _setting("Kubernetes Secret with key gitSshKey for a private repository; empty for https")
+    git_sync_ssh_secret: str = _setting("Kubernetes Secret with key gitSshKey, for a private repository over ssh")
+    git_sync_credentials_secret: str = _setting(
+        "Kubernetes Secret with GITSYNC_USERNAME/GITSYNC_PASSWORD (a token), for a private repository over https")
     celery_worker_autoscaling: bool = _setting("scale Celery workers with KEDA (KEDA must be installed in the cluster)")
     load_balancer_source_cidrs: tuple[str, ...] = _setting("CIDRs allowed to reach the Airflow UI load balancer")
     acm_certificate_arn: str = _setting("ACM certificate ARN for HTTPS on the load balancer; empty for HTTP")
@@ -263,7 +268,7 @@ def validate(s: Settings) -> list[str]:
         bad("flow_log_retention_days", s.flow_log_retention_days,
             f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
     if not re.fullmatch(r"1\.\d{2}", s.eks_version):
-        bad("eks_version", s.eks_version, "use a Kubernetes minor version such as 1.33")
+        bad("eks_version", s.eks_version, "use a Kubernetes minor version such as 1.35 (no patch, no leading v)")
     for arn in s.cluster_admin_principal_arns:
         if not PRINCIPAL_RE.match(arn):
             bad("cluster_admin_principal_arns", arn, "use IAM role or user ARNs (arn:aws:iam::123456789012:role/name)")
@@ -285,9 +290,10 @@ def validate(s: Settings) -> list[str]:
     if not 20 <= s.node_disk_size_gib <= 16384:
         bad("node_disk_size_gib", s.node_disk_size_gib, "use 20 to 16384 GiB")
 
-    version = re.fullmatch(r"(\d+)(\.\d+)?", s.db_engine_version)
-    if not version or int(version.group(1)) < 13:
-        bad("db_engine_version", s.db_engine_version, "use a PostgreSQL version 13 or later, such as 16.8")
+    if not re.fullmatch(r"\d{2}", s.db_engine_version) or not 13 <= int(s.db_engine_version) <= 17:
+        bad("db_engine_version", s.db_engine_version,
+            "use a PostgreSQL major version from 13 to 17, such as 16: RDS applies minor versions itself "
+            "(a pinned minor stops being creatable once RDS deprecates it)")
     if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", s.db_instance_class):
         bad("db_instance_class", s.db_instance_class, "use an RDS instance class such as db.t4g.medium")
     if not 20 <= s.db_allocated_storage_gib <= 65536:
@@ -313,12 +319,20 @@ def validate(s: Settings) -> list[str]:
         bad("git_sync_repo", s.git_sync_repo, "use an https:// URL (no credentials in it) or an ssh URL")
     elif not s.git_sync_repo.startswith("https://") and not s.git_sync_ssh_secret:
         bad("git_sync_ssh_secret", s.git_sync_ssh_secret, "name the Secret with the SSH key when git_sync_repo is an ssh URL")
+    elif s.git_sync_repo.startswith("https://") and s.git_sync_ssh_secret:
+        bad("git_sync_ssh_secret", s.git_sync_ssh_secret,
+            "leave it empty for an https git_sync_repo (use git_sync_credentials_secret for a token), "
+            "or make git_sync_repo an ssh URL")
+    if s.git_sync_credentials_secret and not s.git_sync_repo.startswith("https://"):
+        bad("git_sync_credentials_secret", s.git_sync_credentials_secret,
+            "a username/token Secret works over https only: leave it empty for an ssh git_sync_repo")
     if not re.fullmatch(r"[\w./-]+", s.git_sync_branch) or ".." in s.git_sync_branch:
         bad("git_sync_branch", s.git_sync_branch, "use a git branch name")
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", s.git_sync_subpath) or ".." in s.git_sync_subpath.split("/"):
         bad("git_sync_subpath", s.git_sync_subpath, "use a relative folder of the repository, such as dags")
-    if s.git_sync_ssh_secret and not K8S_NAME_RE.match(s.git_sync_ssh_secret):
-        bad("git_sync_ssh_secret", s.git_sync_ssh_secret, "use a Kubernetes Secret name, or leave it empty")
+    for setting in ("git_sync_ssh_secret", "git_sync_credentials_secret"):
+        if getattr(s, setting) and not K8S_NAME_RE.match(getattr(s, setting)):
+            bad(setting, getattr(s, setting), "use a Kubernetes Secret name, or leave it empty")
     if s.acm_certificate_arn and not ACM_RE.match(s.acm_certificate_arn):
         bad("acm_certificate_arn", s.acm_certificate_arn, "use an ACM certificate ARN, or leave it empty for HTTP")
 
@@ -329,6 +343,22 @@ def validate(s: Settings) -> list[str]:
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", s.state_key_prefix):
         bad("state_key_prefix", s.state_key_prefix, "use a path of letters, digits, dots, hyphens and slashes")
     return p
+
+
+PLACEHOLDER_GIT_REPO = "https://github.com/your-org/airflow-on-eks.git"
+
+
+def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
+    """What is allowed but would not work as a user expects: printed by synthesis, not fatal."""
+    warnings = []
+    if s.git_sync_repo == PLACEHOLDER_GIT_REPO:
+        warnings.append(f"git_sync_repo is still the placeholder {PLACEHOLDER_GIT_REPO}: git-sync cannot clone "
+                        "it and no DAG will load. Point it at this repository (public, or private with "
+                        "git_sync_credentials_secret or git_sync_ssh_secret)")
+    eks = eks_support_warning(s.eks_version, today or date.today())
+    if eks:
+        warnings.append(eks)
+    return warnings
 
 
 def is_graviton(instance_type: str) -> bool:

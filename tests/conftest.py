@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_platform.settings import Settings, load_settings
+from airflow_platform.settings import Settings
+from defaults import settings_without_env
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
@@ -36,12 +37,6 @@ def synthesize(settings: Settings, outdir: Path) -> Synthesized:
     synthesize_app(settings, outdir)
     stacks = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in ("infra", "apps")}
     return Synthesized(settings=settings, outdir=outdir, **stacks)
-
-
-def settings_without_env(**overrides) -> Settings:
-    """The committed defaults (cdktf.json), ignoring the caller's AIRFLOW_PLATFORM_* variables."""
-    env = {f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()}
-    return load_settings(environ=env)
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +125,10 @@ VARIANTS = {"dev-http": "synth", "prod-https": "synth_prod", "dev-https": "synth
 
 @pytest.fixture(scope="session")
 def synth_dev_https(tmp_path_factory) -> Synthesized:
-    settings = settings_without_env(acm_certificate_arn=ACM_CERTIFICATE_ARN)
+    """dev with HTTPS, and a private DAG repository over https with a token Secret."""
+    settings = settings_without_env(acm_certificate_arn=ACM_CERTIFICATE_ARN,
+                                    git_sync_repo="https://github.com/example/pipelines.git",
+                                    git_sync_credentials_secret="airflow-git-credentials")  # pragma: allowlist secret
     return synthesize(settings, tmp_path_factory.mktemp("synth-dev-https"))
 
 

@@ -40,9 +40,12 @@ def merged(stack, chart) -> dict:
     return merge_values(merge_values(chart["defaults"], static), computed)
 
 
-@pytest.mark.parametrize("profile", ["synth", "synth_prod"])
-def test_merged_values_validate_against_the_chart_schema(request, chart, profile):
-    values = merged(request.getfixturevalue(profile).apps, chart)
+def test_merged_values_validate_against_the_chart_schema(rendered_variant, chart):
+    """The values files exactly as the render passed them to helm (references resolved)."""
+    variant, _, rendered = rendered_variant
+    values = chart["defaults"]
+    for text in rendered.values_files:
+        values = merge_values(values, yaml.safe_load(text))
     errors = sorted(jsonschema.Draft7Validator(chart["schema"]).iter_errors(values), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{'.'.join(map(str, e.path))}: {e.message}" for e in errors[:20])
 

@@ -49,7 +49,7 @@ def test_production_json_carries_no_emulator_setting(synth):
     resources = synth.infra["resource"]
     assert resources["aws_eks_addon"]
     assert all(g["parameter"] for g in resources["aws_db_parameter_group"].values())
-    adapted_attributes = {"remote_access", "update_config", "access_config", "tag_specifications",
+    adapted_attributes = {"remote_access", "update_config", "access_config", "upgrade_policy", "tag_specifications",
                           "performance_insights_enabled", "performance_insights_kms_key_id"}
     for rtype, items in resources.items():
         for name, body in items.items():
@@ -88,7 +88,7 @@ def test_what_the_gaps_change(adapted):
     (group,) = resources["aws_eks_node_group"].values()
     assert group["lifecycle"]["ignore_changes"] == ["scaling_config[0].desired_size", "remote_access", "update_config"]
     (cluster,) = resources["aws_eks_cluster"].values()
-    assert cluster["lifecycle"]["ignore_changes"] == ["access_config"]
+    assert cluster["lifecycle"]["ignore_changes"] == ["access_config", "upgrade_policy"]
     (template,) = resources["aws_launch_template"].values()
     assert template["lifecycle"]["ignore_changes"] == ["tag_specifications"]
     (instance,) = resources["aws_db_instance"].values()

@@ -30,3 +30,11 @@ def test_bad_settings_exit_non_zero_with_one_clear_message_and_write_nothing(tmp
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "cdktf.out").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_placeholder_repository_is_warned_about_and_synthesis_goes_on(tmp_path):
+    """`make synth` says the DAG repository is still the placeholder, and still synthesizes."""
+    result = run_main(tmp_path, CDKTF_OUTDIR=str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "warning: git_sync_repo is still the placeholder" in result.stderr
+    assert (tmp_path / "out" / "stacks" / "apps" / "cdk.tf.json").is_file()

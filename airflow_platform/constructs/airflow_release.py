@@ -186,4 +186,8 @@ def git_sync_values(s: Settings) -> dict:
     if s.git_sync_ssh_secret:
         # Host keys pinned in the repository: no trust on first use.
         values |= {"sshKeySecret": s.git_sync_ssh_secret, "knownHosts": KNOWN_HOSTS_FILE.read_text().strip()}
+    if s.git_sync_credentials_secret:
+        # HTTPS with a token: the Secret holds GITSYNC_USERNAME/GITSYNC_PASSWORD (and the
+        # GIT_SYNC_ names of git-sync v3).
+        values["credentialsSecret"] = s.git_sync_credentials_secret
     return values

@@ -13,7 +13,7 @@ from cdktf_cdktf_provider_aws.eks_access_policy_association import (
 from cdktf_cdktf_provider_aws.eks_addon import EksAddon
 from cdktf_cdktf_provider_aws.eks_cluster import (
     EksCluster, EksClusterAccessConfig, EksClusterEncryptionConfig, EksClusterEncryptionConfigProvider,
-    EksClusterVpcConfig,
+    EksClusterUpgradePolicy, EksClusterVpcConfig,
 )
 from cdktf_cdktf_provider_aws.eks_node_group import (
     EksNodeGroup, EksNodeGroupLaunchTemplate, EksNodeGroupScalingConfig, EksNodeGroupUpdateConfig,
@@ -45,6 +45,7 @@ class EksWithCsi(Construct):
 
     - Kubernetes secrets envelope-encrypted with a customer-managed KMS key; all
       control-plane log types to an encrypted log group.
+    - Standard support only (`upgrade_policy`): never billed for extended support.
     - API endpoint private, and public only to `endpoint_public_cidrs`; access entries
       (API authentication mode): the creator is admin, plus `admin_principal_arns`.
     - One managed node group in the private subnets from a launch template: IMDSv2 only
@@ -120,6 +121,9 @@ class EksWithCsi(Construct):
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
             access_config=EksClusterAccessConfig(authentication_mode="API",
                                                  bootstrap_cluster_creator_admin_permissions=True),
+            # Never drift into extended support (six times the price) unnoticed: at the end of
+            # standard support EKS upgrades the control plane instead.
+            upgrade_policy=EksClusterUpgradePolicy(support_type="STANDARD"),
             depends_on=[cluster_policy, log_group],
         )
         for i, principal in enumerate(admin_principal_arns):

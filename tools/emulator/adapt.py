@@ -133,6 +133,18 @@ def eks_cluster_without_access_api(stack: dict) -> bool:
     return bool(clusters) or removed
 
 
+def eks_cluster_without_upgrade_policy(stack: dict) -> bool:
+    """GAP: moto's EKS does not model `upgradePolicy`: DescribeCluster omits it, so
+    `upgrade_policy.support_type` reads back empty and diffs on every plan."""
+    clusters = _resources(stack, "aws_eks_cluster")
+    found = False
+    for cluster in clusters.values():
+        if cluster.get("upgrade_policy"):
+            _ignore_changes(cluster, "upgrade_policy")
+            found = True
+    return found
+
+
 def launch_template_own_tags_not_template_data(stack: dict) -> bool:
     """GAP: moto copies CreateLaunchTemplate's own TagSpecifications (resource type
     `launch-template`: the provider's default_tags) into the template DATA, so
@@ -169,6 +181,8 @@ GAPS: tuple[Adaptation, ...] = (
     Adaptation("EKS: no accessConfig in DescribeCluster, no access-entry API",
         "aws_eks_cluster replaced on every plan; access entries fail to create (404)",
         eks_cluster_without_access_api),
+    Adaptation("EKS: no upgradePolicy", "aws_eks_cluster upgrade_policy diffs on every plan",
+        eks_cluster_without_upgrade_policy),
     Adaptation("launch template: its own tags copied into the template data",
         "aws_launch_template gets a new version, and the node group an update, on every plan",
         launch_template_own_tags_not_template_data),
