@@ -109,3 +109,35 @@ def rendered(synth):
 def rendered_prod(synth_prod):
     """The prod profile's Airflow release (HTTPS, SSH git-sync, KEDA), rendered."""
     return render_airflow(synth_prod)
+
+
+def render_addons(synthesized: Synthesized) -> dict:
+    """The apps stack's other releases (Cluster Autoscaler; KEDA when autoscaling is on), rendered."""
+    from tools.chart_render import ChartUnavailable, TerraformValues, render_release
+    from tf_json import resources
+
+    out = {}
+    for release in resources(synthesized.apps, "helm_release").values():
+        if release["chart"] == "airflow":
+            continue
+        try:
+            out[release["chart"]] = render_release(
+                release, TerraformValues({"infra": synthesized.infra, "apps": synthesized.apps}),
+                kube_version=f"{synthesized.settings.eks_version}.0")
+        except ChartUnavailable as err:
+            if os.environ.get("REQUIRE_CHART_SCHEMA") == "1":
+                pytest.fail(f"REQUIRE_CHART_SCHEMA=1 and {err}")
+            pytest.skip(f"the chart is needed and unavailable: {err}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def rendered_addons(synth) -> dict:
+    """The dev profile's Cluster Autoscaler (and KEDA, if on) releases, rendered, by chart name."""
+    return render_addons(synth)
+
+
+@pytest.fixture(scope="session")
+def rendered_addons_prod(synth_prod) -> dict:
+    """The prod profile's Cluster Autoscaler and KEDA releases, rendered, by chart name."""
+    return render_addons(synth_prod)
