@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -237,7 +237,8 @@ KEDA_POD_NAMES = {"operator": "keda-operator", "metricServer": "keda-operator-me
 def autoscaler_pods(settings: Settings) -> list[Pod]:
     pods = [Pod("cluster-autoscaler", Requests.of(CLUSTER_AUTOSCALER_RESOURCES), surges=True)]
     if settings.celery_worker_autoscaling:
-        pods += [Pod(KEDA_POD_NAMES[key], Requests.of(resources), surges=True) for key, resources in KEDA_RESOURCES.items()]
+        pods += [Pod(KEDA_POD_NAMES[key], Requests.of(resources), surges=True)
+                 for key, resources in KEDA_RESOURCES.items()]
     return pods
 
 
@@ -393,7 +394,3 @@ def capacity_problems(settings: Settings, values: dict | None = None) -> list[st
 def monthly_cost(settings: Settings, nodes: int) -> float:
     """On-demand cost of `nodes` of the most expensive listed type, USD per month."""
     return nodes * max(INSTANCE_TYPES[t].usd_per_hour for t in settings.node_instance_types) * HOURS_PER_MONTH
-
-
-def with_workers(pods: list[Pod], workers: int) -> list[Pod]:
-    return [replace(p, replicas=workers) if p.name == "airflow-worker" else p for p in pods]

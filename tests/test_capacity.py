@@ -8,8 +8,10 @@ import pytest
 
 from airflow_platform.capacity import (
     CLUSTER_ADDONS, INSTANCE_TYPES, NODE_DAEMONS, InstanceType, Pod, Requests, airflow_pods, autoscaler_pods,
-    capacity_problems, cpu_millis, fit, memory_mib, pod_requests, pod_spec_requests, smallest_and_largest,
+    capacity_problems, cpu_millis, fit, memory_mib, monthly_cost, pod_requests, pod_spec_requests,
+    smallest_and_largest,
 )
+from paths import REPO
 from airflow_platform.settings import SettingsError, load_settings
 
 PROFILES = {"dev": ("synth", "rendered", "rendered_addons"), "prod": ("synth_prod", "rendered_prod",
@@ -73,7 +75,8 @@ def test_the_settings_time_estimate_covers_the_render(request, profile):
         assert pod.name in estimated, f"the estimate does not know the rendered pod {pod.name}"
         guess = estimated[pod.name]
         assert pod.requests.fits_in(guess.requests), f"{pod.name}: rendered {pod.requests} > estimated {guess.requests}"
-        assert pod.replicas <= guess.replicas, f"{pod.name}: {pod.replicas} replicas rendered, {guess.replicas} estimated"
+        assert pod.replicas <= guess.replicas, \
+            f"{pod.name}: {pod.replicas} replicas rendered, {guess.replicas} estimated"
         assert not pod.surges or guess.surges, f"{pod.name} surges on rollout but the estimate says it does not"
     total = Requests.total(p.requests * p.replicas for p in rendered)
     assert total.fits_in(Requests.total(estimated[p.name].requests * estimated[p.name].replicas for p in rendered))
@@ -106,7 +109,8 @@ def test_allocatable_follows_the_eks_formula():
 
 
 def test_fit_places_pods_per_node_and_reports_what_does_not_fit():
-    pods = [Pod("daemon", Requests(200, 200), daemonset=True), Pod("big", Requests(1500, 1000), replicas=2, surges=True)]
+    pods = [Pod("daemon", Requests(200, 200), daemonset=True),
+            Pod("big", Requests(1500, 1000), replicas=2, surges=True)]
     assert fit(pods, "m6i.large", 3).fits  # two pods and the surge, one per node
     result = fit(pods, "m6i.large", 2)
     assert not result.fits and result.unplaced == [f"rolling-update surge ({Requests(1500, 1000)})"]
@@ -150,3 +154,13 @@ def test_every_committed_profile_passes_the_settings_time_check():
     for profile in ("dev", "prod"):
         settings = settings_without_env(profile=profile)
         assert capacity_problems(settings) == [], profile
+
+
+def test_the_readme_costs_are_the_models():
+    """The README's table: nodes' on-demand cost at the minimum and maximum of each profile."""
+    readme = (REPO / "README.md").read_text()
+    for profile in ("dev", "prod"):
+        s = settings_without_env(profile=profile)
+        low, high = (round(monthly_cost(s, n), -1) for n in (s.node_min_size, s.node_max_size))
+        row = f"| {profile} | {s.node_min_size}-{s.node_max_size} x {s.node_instance_types[0]} |"
+        assert row in readme and f"about ${low:.0f} / ${high:.0f} a month" in readme, (row, low, high)
