@@ -16,7 +16,10 @@ KEDA_REPOSITORY = "https://kedacore.github.io/charts"
 KEDA_NAMESPACE = "keda"
 
 # EKS managed node groups tag their Auto Scaling group with both keys (the second with
-# the value `owned`), so the autoscaler discovers them without any tag of ours.
+# the value `owned`), so the autoscaler discovers them without any tag of ours: "Amazon
+# EKS tags managed node group resources so that they are configured to use the Kubernetes
+# Cluster Autoscaler" (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html).
+# The same page advises one node group per AZ for EBS-backed pods: see README, Known limit.
 DISCOVERY_TAG = "k8s.io/cluster-autoscaler/enabled"
 
 
