@@ -2,6 +2,8 @@
 
 Defaults live in the `context` of `cdktf.json`; each setting can be overridden by an
 environment variable named `AIRFLOW_PLATFORM_<SETTING>` (lists are comma-separated).
+A context default may be an object keyed by profile (`{"dev": ..., "prod": ...}`):
+profiles choose their own node sizes and worker bounds.
 `load_settings()` validates everything before a single construct is built, and raises
 `SettingsError` with one line per problem, each naming the setting, the value and what
 is allowed.
@@ -77,7 +79,10 @@ class Settings:
     git_sync_ssh_secret: str = _setting("Kubernetes Secret with key gitSshKey, for a private repository over ssh")
     git_sync_credentials_secret: str = _setting(
         "Kubernetes Secret with GITSYNC_USERNAME/GITSYNC_PASSWORD (a token), for a private repository over https")
-    celery_worker_autoscaling: bool = _setting("scale Celery workers with KEDA (KEDA must be installed in the cluster)")
+    celery_worker_autoscaling: bool = _setting("scale Celery workers with KEDA on queued and running tasks (the apps "
+                                               "stack installs KEDA)")
+    celery_worker_min_replicas: int = _setting("Celery workers always running (the fixed count without autoscaling)")
+    celery_worker_max_replicas: int = _setting("most Celery workers KEDA may run (with autoscaling)")
     load_balancer_source_cidrs: tuple[str, ...] = _setting("CIDRs allowed to reach the Airflow UI load balancer")
     acm_certificate_arn: str = _setting("ACM certificate ARN for HTTPS on the load balancer; empty for HTTP")
     state_bucket: str = _setting("S3 bucket for Terraform state; empty keeps state in local files")
@@ -121,6 +126,10 @@ class Settings:
 
     @property
     def worker_replicas(self) -> int:
+        return self.celery_worker_min_replicas
+
+    @property
+    def pgbouncer_replicas(self) -> int:
         return 2 if self.is_prod else 1
 
     @property
@@ -157,11 +166,20 @@ def load_settings(
     )
     problems += [f"{k}: unknown setting (environment variable)" for k in unknown_env]
 
+    profile = str(environ.get(ENV_PREFIX + "PROFILE", context.get("profile", ""))).strip()
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         env_name = ENV_PREFIX + f.name.upper()
         if env_name in environ:
             raw, source = environ[env_name], env_name
+        elif f.name in context and isinstance(context[f.name], dict) and f.name != "profile":
+            # a default per profile (for an unknown profile, any: validation names the profile)
+            by_profile = context[f.name]
+            if profile in PROFILES and profile not in by_profile:
+                problems.append(f"{f.name}: cdktf.json context gives no default for profile {profile!r}")
+                continue
+            key = profile if profile in by_profile else next(iter(by_profile), None)
+            raw, source = by_profile.get(key), f"{f.name}.{key}"
         elif f.name in context:
             raw, source = context[f.name], f.name
         else:
@@ -267,7 +285,8 @@ def validate(s: Settings) -> list[str]:
     if s.flow_log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
         bad("flow_log_retention_days", s.flow_log_retention_days,
             f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
-    if not re.fullmatch(r"1\.\d{2}", s.eks_version):
+    eks_version_ok = bool(re.fullmatch(r"1\.\d{2}", s.eks_version))
+    if not eks_version_ok:
         bad("eks_version", s.eks_version, "use a Kubernetes minor version such as 1.35 (no patch, no leading v)")
     for arn in s.cluster_admin_principal_arns:
         if not PRINCIPAL_RE.match(arn):
@@ -287,6 +306,15 @@ def validate(s: Settings) -> list[str]:
         bad("node_desired_size", s.node_desired_size, f"use at least node_min_size ({s.node_min_size})")
     if s.node_desired_size > s.node_max_size:
         bad("node_desired_size", s.node_desired_size, f"use at most node_max_size ({s.node_max_size})")
+    if s.node_max_size < s.node_min_size:
+        bad("node_max_size", s.node_max_size, f"use at least node_min_size ({s.node_min_size})")
+    if s.celery_worker_min_replicas < 1:
+        bad("celery_worker_min_replicas", s.celery_worker_min_replicas, "use 1 or more (a queue needs a worker)")
+    if s.celery_worker_max_replicas < s.celery_worker_min_replicas:
+        bad("celery_worker_max_replicas", s.celery_worker_max_replicas,
+            f"use at least celery_worker_min_replicas ({s.celery_worker_min_replicas})")
+    if s.celery_worker_max_replicas > 100:
+        bad("celery_worker_max_replicas", s.celery_worker_max_replicas, "use at most 100")
     if not 20 <= s.node_disk_size_gib <= 16384:
         bad("node_disk_size_gib", s.node_disk_size_gib, "use 20 to 16384 GiB")
 
@@ -342,6 +370,14 @@ def validate(s: Settings) -> list[str]:
         bad("state_region", s.state_region, "use an AWS region code, or leave it empty for the region above")
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", s.state_key_prefix):
         bad("state_key_prefix", s.state_key_prefix, "use a path of letters, digits, dots, hyphens and slashes")
+    if eks_version_ok and cluster_autoscaler_tag(s.eks_version) is None:
+        bad("eks_version", s.eks_version, "use a version with a known Cluster Autoscaler release: "
+            + ", ".join(CLUSTER_AUTOSCALER_TAGS))
+    if not p:
+        # Capacity last: it needs sound sizes, and its message is about the numbers.
+        from airflow_platform.capacity import capacity_problems
+
+        p += capacity_problems(s)
     return p
 
 
@@ -359,6 +395,15 @@ def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
     if eks:
         warnings.append(eks)
     return warnings
+
+
+# Cluster Autoscaler releases by Kubernetes minor version: the autoscaler's minor must
+# match the cluster's (its simulation embeds that version's scheduler).
+CLUSTER_AUTOSCALER_TAGS = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0"}
+
+
+def cluster_autoscaler_tag(eks_version: str) -> str | None:
+    return CLUSTER_AUTOSCALER_TAGS.get(eks_version)
 
 
 def is_graviton(instance_type: str) -> bool:

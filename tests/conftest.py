@@ -81,13 +81,11 @@ def infra_terraform_dir(synth, tmp_path_factory) -> Path:
 # --- the charts, rendered with `helm template` exactly as the apps stack passes them ------
 
 
-def render_airflow(synthesized: Synthesized):
-    """The Airflow release of `synthesized`, rendered by the real chart; fails in CI
+def render(synthesized: Synthesized, release: dict):
+    """One `helm_release` of `synthesized`, rendered by the real chart; fails in CI
     (REQUIRE_CHART_SCHEMA=1) and skips elsewhere when the chart cannot be had."""
     from tools.chart_render import ChartUnavailable, TerraformValues, render_release
-    from tf_json import resources
 
-    [release] = [r for r in resources(synthesized.apps, "helm_release").values() if r["chart"] == "airflow"]
     try:
         return render_release(release, TerraformValues({"infra": synthesized.infra, "apps": synthesized.apps}),
                               kube_version=f"{synthesized.settings.eks_version}.0")
@@ -95,6 +93,13 @@ def render_airflow(synthesized: Synthesized):
         if os.environ.get("REQUIRE_CHART_SCHEMA") == "1":  # set by .ci/run: CI must not skip these
             pytest.fail(f"REQUIRE_CHART_SCHEMA=1 and {err}")
         pytest.skip(f"the chart is needed and unavailable: {err}")
+
+
+def render_airflow(synthesized: Synthesized):
+    """The Airflow release of `synthesized`, rendered."""
+    from tf_json import chart_release
+
+    return render(synthesized, chart_release(synthesized.apps, "airflow"))
 
 
 _renders: dict[str, object] = {}
@@ -142,3 +147,23 @@ def rendered_variant(request):
     """(variant name, synthesized, rendered) for each corner of profile x HTTPS; rendered once."""
     synthesized = request.getfixturevalue(VARIANTS[request.param])
     return request.param, synthesized, render_once(request.param, synthesized)
+
+
+def render_addons(synthesized: Synthesized) -> dict:
+    """The apps stack's other releases (Cluster Autoscaler; KEDA when autoscaling is on), rendered."""
+    from tf_json import resources
+
+    return {release["chart"]: render(synthesized, release)
+            for release in resources(synthesized.apps, "helm_release").values() if release["chart"] != "airflow"}
+
+
+@pytest.fixture(scope="session")
+def rendered_addons(synth) -> dict:
+    """The dev profile's Cluster Autoscaler (and KEDA, if on) releases, rendered, by chart name."""
+    return render_addons(synth)
+
+
+@pytest.fixture(scope="session")
+def rendered_addons_prod(synth_prod) -> dict:
+    """The prod profile's Cluster Autoscaler and KEDA releases, rendered, by chart name."""
+    return render_addons(synth_prod)

@@ -11,7 +11,7 @@ import yaml
 
 from airflow_platform.airflow_identity import LOG_COMPONENTS, service_account_name
 from airflow_platform.constructs.airflow_release import CHART_KEYS, VALUES_FILE
-from tf_json import only, resources
+from tf_json import chart_release, only, resources
 from tools.airflow_chart import ChartUnavailable, chart_dir, defaults, merge_values, schema
 
 TOKEN = re.compile(r"^\$\{[^}]+\}$")
@@ -31,7 +31,7 @@ def chart(synth):
 
 def release_values(stack) -> tuple[dict, dict]:
     """(helm/values.yaml, computed values) as the release passes them to Helm."""
-    static, computed = only(stack, "helm_release")["values"]
+    static, computed = chart_release(stack, "airflow")["values"]
     return yaml.safe_load(static), yaml.safe_load(computed)
 
 
@@ -60,7 +60,7 @@ def test_every_top_level_key_is_a_chart_value(synth, chart):
 
 
 def test_the_chart_is_pinned_and_terraform_friendly(synth, chart):
-    release = only(synth.apps, "helm_release")
+    release = chart_release(synth.apps, "airflow")
     assert (release["repository"], release["chart"], release["version"]) == ("https://airflow.apache.org", "airflow",
                                                                                "1.21.0")
     assert release["wait"] is True and release["atomic"] is True
@@ -158,7 +158,7 @@ def test_default_storage_class(synth):
     assert sc["storage_provisioner"] == "ebs.csi.aws.com"
     assert sc["parameters"] == {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
     assert sc["volume_binding_mode"] == "WaitForFirstConsumer" and sc["allow_volume_expansion"] is True
-    release = only(synth.apps, "helm_release")
+    release = chart_release(synth.apps, "airflow")
     storage_class = next(iter(resources(synth.apps, "kubernetes_storage_class_v1")))
     assert f"kubernetes_storage_class_v1.{storage_class}" in release["depends_on"]
 

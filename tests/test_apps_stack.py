@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tf_json import only
+from tf_json import chart_release
 
 
 def test_apps_looks_the_cluster_up_through_infra_outputs(synth):
@@ -26,7 +26,7 @@ def test_kubernetes_and_helm_providers_use_exec_auth(synth):
 
 
 def test_release_pins_the_official_chart(synth):
-    release = only(synth.apps, "helm_release")
+    release = chart_release(synth.apps, "airflow")
     assert release["repository"] == "https://airflow.apache.org"
     assert release["chart"] == "airflow"
     assert release["version"] == synth.settings.chart_version == "1.21.0"

@@ -22,6 +22,8 @@ def run_main(tmp_path, **env_overrides):
     ("AIRFLOW_PLATFORM_RDS_VPC_CIDR", "10.0.0.0/16", "rds_vpc_cidr: '10.0.0.0/16' overlaps eks_vpc_cidr"),
     ("AIRFLOW_PLATFORM_PROFILE", "staging", "profile: 'staging' is not allowed; use one of dev, prod"),
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "five", "node_min_size: 'five' (from AIRFLOW_PLATFORM_NODE_MIN_SIZE) is not a whole number"),
+    # dev's pods do not fit one m6i.large: the capacity check names the numbers
+    ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "1", "node_min_size: 1 is too small for 1 worker(s): 1 x m6i.large"),
 ])
 def test_bad_settings_exit_non_zero_with_one_clear_message_and_write_nothing(tmp_path, setting, value, expected):
     result = run_main(tmp_path, **{setting: value})

@@ -12,14 +12,13 @@ become ready, and Helm waits for those pods.
 from __future__ import annotations
 
 from tools.chart_render import pod_spec
-from tf_json import resources
+from tf_json import chart_release
 
 MIGRATION_GATE = "wait-for-airflow-migrations"
 
 
 def airflow_release(synthesized) -> dict:
-    [release] = [r for r in resources(synthesized.apps, "helm_release").values() if r["chart"] == "airflow"]
-    return release
+    return chart_release(synthesized.apps, "airflow")
 
 
 def test_no_job_can_vanish_while_helm_waits_for_it(rendered_variant):

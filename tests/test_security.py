@@ -102,8 +102,9 @@ def test_no_password_key_or_token_value_in_cdktf_out(request, profile):
     in the JSON every such value is a Terraform expression reading AWS, never a literal."""
     synth = request.getfixturevalue(FIXTURES[profile])
     documents = {f"{s}.json": getattr(synth, s) for s in ("infra", "apps")}
-    for i, values in enumerate(next(iter(resources(synth.apps, "helm_release").values()))["values"]):
-        documents[f"helm values {i}"] = yaml.safe_load(values)
+    for name, release in resources(synth.apps, "helm_release").items():  # every chart's values
+        for i, values in enumerate(release["values"]):
+            documents[f"helm values {name} {i}"] = yaml.safe_load(values)
     found = [(name, path, value) for name, doc in documents.items() for path, value in literal_secret_values(doc)]
     # The chart's createUserJob default password is blanked, so nothing is left.
     assert found == []

@@ -34,6 +34,17 @@ def test_prod_profile_switches_cost_and_availability():
     assert (s.nat_gateway_per_az, s.db_multi_az, s.deletion_protection, s.scheduler_replicas) == (True, True, True, 2)
 
 
+def test_profiles_choose_their_own_node_sizes_and_worker_bounds():
+    dev, prod = load(), load(profile="prod")
+    assert (dev.node_instance_types, prod.node_instance_types) == (("m6i.large",), ("m6i.xlarge",))
+    assert (dev.celery_worker_autoscaling, prod.celery_worker_autoscaling) == (False, True)
+    assert (prod.celery_worker_min_replicas, prod.celery_worker_max_replicas, prod.worker_replicas) == (2, 10, 2)
+    assert load(profile="prod", node_instance_types="m6i.2xlarge").node_instance_types == ("m6i.2xlarge",)
+    context = dict(read_context(), node_max_size={"dev": 3})  # prod has no default
+    with pytest.raises(SettingsError, match="node_max_size: cdktf.json context gives no default for profile 'prod'"):
+        load_settings(context=context, environ={"AIRFLOW_PLATFORM_PROFILE": "prod"})
+
+
 def test_environment_overrides_context_and_parses_lists_and_numbers():
     s = load(node_instance_types="m6i.xlarge, m5.xlarge", node_max_size="6", rds_subnets_public="true")
     assert s.node_instance_types == ("m6i.xlarge", "m5.xlarge")

@@ -15,3 +15,10 @@ def only(stack: dict, rtype: str) -> dict:
 
 def ref(rtype: str, name: str, attr: str = "id") -> str:
     return "${" + f"{rtype}.{name}.{attr}" + "}"
+
+
+def chart_release(stack: dict, chart: str) -> dict:
+    """The one `helm_release` of `chart`."""
+    found = [r for r in resources(stack, "helm_release").values() if r["chart"] == chart]
+    assert len(found) == 1, f"expected one helm_release of chart {chart}, found {len(found)}"
+    return found[0]

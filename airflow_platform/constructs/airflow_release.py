@@ -29,6 +29,9 @@ CHART_KEYS = {"worker": "workers", "scheduler": "scheduler", "triggerer": "trigg
               "dag-processor": "dagProcessor", "api-server": "apiServer"}
 # How long a Terraform apply waits for every pod to be ready and the migration job to finish.
 RELEASE_TIMEOUT_SECONDS = 1200
+# How long a stopped Celery worker may finish its running tasks (below the release timeout,
+# so a rollout that replaces a busy worker still completes within one apply).
+WORKER_TERMINATION_GRACE_SECONDS = 600
 
 __all__ = ["AirflowRelease", "DatabaseConnection", "computed_values"]
 
@@ -102,7 +105,7 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
         "pgbouncer": {
             "configSecretName": secrets.pgbouncer_config,
             "metricsExporterSidecar": {"statsSecretName": secrets.pgbouncer_stats},
-            "replicas": 2 if s.is_prod else 1,
+            "replicas": s.pgbouncer_replicas,
             "podDisruptionBudget": pdb,
         },
         "createUserJob": {"env": [{"name": "AIRFLOW_ADMIN_PASSWORD", "valueFrom": {
@@ -113,9 +116,14 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
         "workers": {"celery": {
             "replicas": s.worker_replicas,
             "podDisruptionBudget": pdb,
-            # KEDA (installed separately) scales workers on queued + running tasks, through PgBouncer.
+            # KEDA (installed by the apps stack) scales workers on queued + running tasks, through PgBouncer.
             "keda": {"enabled": s.celery_worker_autoscaling, "usePgbouncer": True,
-                     "minReplicaCount": s.worker_replicas, "maxReplicaCount": 10},
+                     "minReplicaCount": s.celery_worker_min_replicas,
+                     "maxReplicaCount": s.celery_worker_max_replicas},
+            # The Cluster Autoscaler never drains a node under a worker; a worker that is
+            # stopped (scale-in, rollout) gets this long to finish its tasks (Celery warm shutdown).
+            "safeToEvict": False,
+            "terminationGracePeriodSeconds": WORKER_TERMINATION_GRACE_SECONDS,
         }},
         "triggerer": {"podDisruptionBudget": pdb},
         "dagProcessor": {"podDisruptionBudget": pdb},

@@ -56,7 +56,7 @@ class EksWithCsi(Construct):
     - The S3 bucket for Airflow task logs and an IRSA role for `log_service_accounts`.
 
     Attributes: `cluster_name`, `node_security_group_id`, `node_group_name`,
-    `oidc_provider_arn`, `ebs_csi_role_arn`, `airflow_role_arn`, `logs_bucket_name`.
+    `oidc_provider_arn`, `oidc_issuer_host`, `ebs_csi_role_arn`, `airflow_role_arn`, `logs_bucket_name`.
     """
 
     def __init__(
@@ -202,6 +202,7 @@ class EksWithCsi(Construct):
         self.node_security_group_id = node_sg.id
         self.node_group_name = node_group.node_group_name
         self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer_host = issuer_host
         self.ebs_csi_role_arn = ebs_csi_role.arn
         self.airflow_role_arn = airflow_role.arn
         self.logs_bucket_name = logs.bucket_name

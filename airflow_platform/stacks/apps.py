@@ -11,7 +11,9 @@ from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKuberne
 from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
 from airflow_platform.constructs.airflow_release import AirflowRelease, DatabaseConnection
+from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
+from airflow_platform.constructs.keda import Keda
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra import default_tags
@@ -42,6 +44,13 @@ class AppsStack(TerraformStack):
         ))
 
         storage = DefaultStorageClass(self, "storage")
+        # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
+        autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", settings=s, cluster_name=infra["cluster_name"],
+                                       role_arn=infra["cluster_autoscaler_role_arn"])
+        before_airflow = [storage.storage_class, autoscaler.release]
+        if s.celery_worker_autoscaling:
+            # Workers follow the queue: the ScaledObject CRD must exist before the Airflow chart creates one.
+            before_airflow.append(Keda(self, "keda").release)
         release = AirflowRelease(
             self, "airflow", settings=s,
             database=DatabaseConnection(
@@ -49,7 +58,8 @@ class AppsStack(TerraformStack):
                 username=infra["db_username"], secret_arn=infra["db_secret_arn"],
             ),
             airflow_role_arn=infra["airflow_role_arn"], logs_bucket_name=infra["logs_bucket_name"],
-            depends_on=[storage.storage_class],  # the chart's volume claims bind to the default class
+            # the chart's volume claims bind to the default class; autoscaler and KEDA first
+            depends_on=before_airflow,
         )
         TerraformOutput(self, "airflow_url", value=release.url,
                         description="URL of the Airflow UI (the API server's load balancer)")

@@ -8,6 +8,7 @@ from constructs import Construct
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 
 from airflow_platform.airflow_identity import log_service_accounts
+from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
 from airflow_platform.constructs.peered_database import PeeredDatabase
@@ -49,6 +50,10 @@ class InfraStack(TerraformStack):
             log_service_accounts=log_service_accounts(s.airflow_namespace),
             force_destroy_logs=not s.is_prod,
         )
+        autoscaler_role = ClusterAutoscalerRole(
+            self, "cluster_autoscaler_role", cluster_name=s.cluster_name,
+            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_host=cluster.oidc_issuer_host,
+        )
         db = PeeredDatabase(
             self, "metadata_db", name=s.prefix, eks_vpc=eks_vpc, rds_vpc=rds_vpc,
             allowed_from=cluster.node_security_group_id, engine_version=s.db_engine_version,
@@ -68,6 +73,7 @@ class InfraStack(TerraformStack):
             "db_secret_arn": db.secret_arn,
             "airflow_role_arn": cluster.airflow_role_arn,
             "logs_bucket_name": cluster.logs_bucket_name,
+            "cluster_autoscaler_role_arn": autoscaler_role.arn,
         }
         for output_id, value in self.outputs.items():
             TerraformOutput(self, output_id, value=value)
