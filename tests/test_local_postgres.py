@@ -36,10 +36,11 @@ def test_stops_and_removes_everything_even_after_an_exception(tmp_path):
     folder = tmp_path / "cluster"
     with pytest.raises(ZeroDivisionError):
         with PostgresServer(folder) as pg:
-            port = pg.port
+            port, used = pg.port, pg.folder
+            assert (used / "data" / "postmaster.pid").exists()
             psycopg2.connect(pg.dsn()).close()
             1 / 0
-    assert not folder.exists()
+    assert not folder.exists() and not used.exists()
     with pytest.raises(psycopg2.OperationalError):
         psycopg2.connect(host="127.0.0.1", port=port, user="postgres", sslmode="require", connect_timeout=2)
 

@@ -10,9 +10,10 @@ exit (also after an exception) stops it and removes the folder's contents.
 
 PostgreSQL refuses to run as root, and CI runs as root: then the cluster belongs to a system
 user (`airflow-test` by default, created with `useradd --system` if missing) and every server
-binary runs under `runuser -u <user> --`; the folder is chowned to it, and its parent folders
-get the search bit for others (o+x, no read) so that user can reach it. Otherwise it runs as the
-caller and nothing outside the folder changes.
+binary runs under `runuser -u <user> --`, in a folder chowned to it. That user must be able to
+traverse every parent of the folder; when it cannot (pytest's /tmp/pytest-of-root is 0700, and
+every pytest session resets it), the cluster goes to a fresh folder under the system temp
+folder instead (`server.folder` says where). Nothing outside these folders changes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,6 +93,14 @@ def write_self_signed_certificate(cert_path: Path, key_path: Path, host: str) ->
     os.chmod(key_path, 0o600)
 
 
+def _traversable_by_others(folder: Path) -> bool:
+    """Whether every existing parent of `folder` has the search bit for others."""
+    for parent in folder.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            return False
+    return True
+
+
 def ensure_system_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
@@ -109,6 +119,7 @@ class PostgresServer:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"host must be a loopback address, got {host!r}")
         self.folder = Path(folder).resolve()
+        self._own_folder = False  # a folder this server created itself (root, unreachable parents)
         self.host = host
         self.port = port or free_port(host)
         self.superuser = superuser
@@ -116,6 +127,9 @@ class PostgresServer:
         self.start_timeout = start_timeout
         self.bindir = find_bindir()
         self.run_as = run_as if os.geteuid() == 0 else None
+        if self.run_as and not _traversable_by_others(self.folder):
+            self.folder = Path(tempfile.mkdtemp(prefix="local-postgres-"))
+            self._own_folder = True
         self.data_dir = self.folder / "data"
         self.cert_file = self.folder / "server.crt"
         self.key_file = self.folder / "server.key"
@@ -144,8 +158,6 @@ class PostgresServer:
             os.chmod(self.folder, 0o700)
             for p in [self.folder, *self.folder.rglob("*")]:
                 os.chown(p, user.pw_uid, user.pw_gid)
-            # runuser must be able to reach the folder: parents need o+x (tmp dirs are 0700).
-            self._open_parents(user)
         try:
             self._run("initdb", "-D", str(self.data_dir), "-U", self.superuser, "--pwfile", str(pwfile),
                       "--auth=scram-sha-256", "-E", "UTF8", "--locale=C")
@@ -168,12 +180,6 @@ class PostgresServer:
                   "-t", str(int(self.start_timeout)), "start")
         self._wait_ready()
         return self
-
-    def _open_parents(self, user: pwd.struct_passwd) -> None:
-        for parent in self.folder.parents:
-            st = parent.stat()
-            if not st.st_mode & 0o001:
-                os.chmod(parent, st.st_mode | 0o001)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
