@@ -29,7 +29,7 @@ def test_refuses_plain_text(server):
 
 def test_refuses_wrong_password(server):
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        psycopg2.connect(server.dsn(password="not-the-password"))
+        psycopg2.connect(server.dsn(password="not-the-password"))  # pragma: allowlist secret
 
 
 def test_stops_and_removes_everything_even_after_an_exception(tmp_path):
