@@ -20,7 +20,7 @@ from tools.terraform_cli import terraform
 
 Graph = dict[str, set[str]]  # node -> the nodes it depends on directly
 
-ADDRESS = re.compile(r"(?<![\w.-])((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*|local\.[A-Za-z_][\w-]*)")
+ADDRESS = re.compile(r"(?<![\w.-])((?:data\.|ephemeral\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*|local\.[A-Za-z_][\w-]*)")
 
 
 # --- reading dependencies ------------------------------------------------------------------------
@@ -61,6 +61,8 @@ def dependency_graph(stack: dict) -> Graph:
     blocks = {f"{rtype}.{name}": body for rtype, items in stack.get("resource", {}).items()
               for name, body in items.items()}
     blocks |= {f"data.{rtype}.{name}": body for rtype, items in stack.get("data", {}).items()
+               for name, body in items.items()}
+    blocks |= {f"ephemeral.{rtype}.{name}": body for rtype, items in stack.get("ephemeral", {}).items()
                for name, body in items.items()}
     locals_ = stack.get("locals", {})
 

@@ -198,6 +198,7 @@ class EksWithCsi(Construct):
         self.node_security_group_id = node_sg.id
         self.node_group_name = node_group.node_group_name
         self.oidc_provider_arn = oidc.arn
+        self.oidc_issuer_host = issuer_host
         self.ebs_csi_role_arn = ebs_csi_role.arn
         self.airflow_role_arn = airflow_role.arn
         self.logs_bucket_name = logs.bucket_name
