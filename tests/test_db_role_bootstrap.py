@@ -30,6 +30,13 @@ def pg(tmp_path_factory):
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("CREATE DATABASE other")
+            # An installation from before this role: the metadata DB exists, with the master's tables.
+            cur.execute(f"CREATE DATABASE {DB}")
+        conn.close()
+        with psycopg2.connect(server.dsn(dbname=DB)) as conn, conn.cursor() as cur:
+            cur.execute("CREATE TYPE legacy_state AS ENUM ('a', 'b'); "
+                        "CREATE TABLE legacy (id serial PRIMARY KEY, s legacy_state); "
+                        "CREATE SEQUENCE legacy_free; CREATE VIEW legacy_view AS SELECT id FROM legacy")
         conn.close()
         with psycopg2.connect(server.dsn(dbname="other")) as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE private_data (v text); INSERT INTO private_data VALUES ('not for airflow')")
@@ -63,10 +70,29 @@ def as_airflow(pg, password, dbname=DB):
 
 def test_first_run_creates_the_role_and_database_later_runs_change_nothing_else(bootstrapped):
     first, second, third = bootstrapped
-    assert f"created role {ROLE} (password set)" in first and f"created database {DB}" in first
+    assert f"created role {ROLE} (password set)" in first
+    assert f"database {DB}: owner postgres -> {ROLE}" in first
     assert "revoked CONNECT on other from PUBLIC" in first
+    assert f"gave 4 objects of the master user in {DB} to {ROLE}" in first  # table, free sequence, view, type
     assert second == [f"updated role {ROLE} (password set)"] + [x for x in second if x.startswith("revoked")]
-    assert not [x for x in second + third if "created" in x or "owner" in x]
+    assert not [x for x in second + third if "created" in x or "owner" in x or "gave" in x]
+
+
+def test_the_master_objects_of_an_older_installation_now_belong_to_the_role(pg, bootstrapped):
+    with psycopg2.connect(pg.dsn(dbname=DB)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "
+                    "WHERE c.relname LIKE 'legacy%%' AND c.relkind IN ('r', 'S', 'v') ORDER BY 1")
+        assert cur.fetchall() == [("legacy", ROLE), ("legacy_free", ROLE), ("legacy_id_seq", ROLE),
+                                  ("legacy_view", ROLE)]
+        cur.execute("SELECT pg_get_userbyid(typowner) FROM pg_type WHERE typname = 'legacy_state'")
+        assert cur.fetchone() == (ROLE,)
+    conn.close()
+
+
+def test_a_new_database_is_created_owned_by_the_role(pg):
+    target = b.Target(host=pg.host, port=pg.port, database="fresh_meta", role="fresh_role")
+    done = b.bootstrap(target, master_secret(pg), secrets.token_urlsafe(24))
+    assert "created database fresh_meta" in done and "created role fresh_role (password set)" in done
 
 
 def test_the_role_is_least_privileged_and_owns_its_database(pg, bootstrapped):

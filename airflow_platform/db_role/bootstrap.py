@@ -11,7 +11,10 @@ required, and makes sure that:
 - the metadata database exists and the role owns it (so it owns the `public` schema's
   content it creates, and `airflow db migrate` can run as it);
 - PUBLIC cannot CONNECT to any other database the master may administer, nor to the
-  metadata database; only the role can.
+  metadata database; only the role can;
+- objects in the metadata database that the master user owns (tables, views, sequences,
+  enum types: what `airflow db migrate` created back when Airflow used the master user)
+  now belong to the role, so an existing installation keeps migrating.
 
 Nothing here prints a secret: the only output is what was done, by name.
 Environment: DB_HOST, DB_PORT, DB_NAME, AIRFLOW_DB_ROLE, MASTER_SECRET_ARN,
@@ -128,6 +131,37 @@ def ensure_role_and_database(conn, target: Target, password: str) -> list[str]:
     return done
 
 
+# Relations owned by the master in the metadata database, except sequences owned by a
+# column (they follow their table). ALTER TABLE works for every relation kind listed.
+MASTER_OBJECTS = """
+SELECT 'TABLE' AS kind, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%%'
+  AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                       AND d.objid = c.oid AND d.deptype IN ('a', 'i')))
+UNION ALL
+SELECT 'TYPE', n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typowner = (SELECT oid FROM pg_roles WHERE rolname = current_user) AND t.typtype = 'e'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1, 2, 3
+"""
+
+
+def adopt_master_objects(conn, target: Target) -> list[str]:
+    """On a master connection to the metadata database: give the master's objects to the role."""
+    from psycopg2 import sql
+
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(MASTER_OBJECTS)
+        objects = cur.fetchall()
+        for kind, schema, name in objects:
+            cur.execute(sql.SQL("ALTER {} {}.{} OWNER TO {}").format(
+                sql.SQL(kind), sql.Identifier(schema), sql.Identifier(name), sql.Identifier(target.role)))
+    return [f"gave {len(objects)} objects of the master user in {target.database} to {target.role}"] if objects else []
+
+
 def connect(target: Target, user: str, password: str, *, dbname: str = "postgres", sslmode: str = "require"):
     import psycopg2
 
@@ -142,7 +176,12 @@ def bootstrap(target: Target, master_secret: str, airflow_password: str) -> list
     user, password = master_credentials(master_secret)
     conn = connect(target, user, password)
     try:
-        return ensure_role_and_database(conn, target, airflow_password)
+        done = ensure_role_and_database(conn, target, airflow_password)
+    finally:
+        conn.close()
+    conn = connect(target, user, password, dbname=target.database)
+    try:
+        return done + adopt_master_objects(conn, target)
     finally:
         conn.close()
 
