@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import Token
+from cdktf import TerraformLocal, Token
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_versions import DataAwsSecretsmanagerSecretVersions
@@ -51,8 +51,11 @@ class SecretSource:
         self.name = name
         self.value = expression(ephemeral_secret_string(scope, f"airflow_{tf_id}", secret_id=arn))
         versions = DataAwsSecretsmanagerSecretVersions(scope, f"{tf_id}_versions", secret_id=arn)
-        self.version_id = (f'one([for v in {versions.fqn}.versions : v.version_id '
-                           f'if contains(v.version_stages, "AWSCURRENT")])')
+        # A local: a short reference, safe inside YAML that wraps long lines.
+        current = TerraformLocal(scope, f"{tf_id}_current_version", "${" + (
+            f'one([for v in {versions.fqn}.versions : v.version_id if contains(v.version_stages, "AWSCURRENT")])'
+        ) + "}")
+        self.version_id = f"local.{current.friendly_unique_id}"
 
 
 def revision(*sources: SecretSource) -> float:
