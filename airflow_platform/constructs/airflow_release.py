@@ -47,7 +47,11 @@ class AirflowRelease(Construct):
     last good revision (a failed first install is removed, and the next apply retries);
     Terraform then reports the error.
 
-    Attributes: `release`, `namespace`, `secrets`, `url`.
+    Before the chart, DbRoleBootstrap's Job creates or updates Airflow's own database role;
+    a new version of that role's password re-runs it and, through the
+    `airflow-platform/db-password-version` pod annotation, restarts PgBouncer and Airflow.
+
+    Attributes: `release`, `namespace`, `secrets`, `db_role`, `url`.
     """
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, database: DatabaseConnection,
