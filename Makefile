@@ -1,5 +1,5 @@
 # Entry points. `make synth` and `make test` work on a fresh clone with Python 3.11+,
-# Node 20+ and Terraform 1.10+ (see README.md).
+# Node 20+ and Terraform 1.11+ (see README.md).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := synth
@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 PYPI_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 export PYPI_URL
 
-.PHONY: setup synth test bench deploy destroy clean rehearse
+.PHONY: setup synth test bench deploy destroy clean rehearse rotate-db-password
 
 setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced $(HELM)
 
@@ -67,6 +67,10 @@ rehearse: setup
 ## deploy both stacks in one run (needs AWS credentials)
 deploy: setup
 	cdktf deploy infra apps --auto-approve
+
+## new password for Airflow's database role, then deploy apps: restarts PgBouncer and Airflow (README runbook)
+rotate-db-password: setup
+	$(PIPENV) run python scripts/rotate_db_password.py
 
 ## destroy both stacks, apps first (needs AWS credentials)
 destroy: setup

@@ -18,3 +18,7 @@ def service_account_name(component: str) -> str:
 def log_service_accounts(namespace: str) -> list[str]:
     """`namespace:name` of every service account that needs the task-logs role."""
     return [f"{namespace}:{service_account_name(c)}" for c in LOG_COMPONENTS]
+
+# The Job that creates and maintains Airflow's own PostgreSQL role, and the role's name.
+DB_BOOTSTRAP_SERVICE_ACCOUNT = f"{RELEASE_NAME}-db-role-bootstrap"
+AIRFLOW_DB_ROLE = "airflow"

@@ -21,6 +21,7 @@ from pathlib import Path
 from datetime import date
 from typing import Any, Mapping
 
+from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
 from airflow_platform.versions import eks_support_warning
 
 ENV_PREFIX = "AIRFLOW_PLATFORM_"
@@ -336,6 +337,9 @@ def validate(s: Settings) -> list[str]:
     if not PG_IDENT_RE.match(s.db_username) or s.db_username.lower() in RESERVED_DB_USERS:
         bad("db_username", s.db_username,
             f"use a letter then letters, digits or underscores, not one of {', '.join(sorted(RESERVED_DB_USERS))}")
+    elif s.db_username.lower() == AIRFLOW_DB_ROLE:
+        bad("db_username", s.db_username, f"the master user must not be named like Airflow's own database role "
+            f"{AIRFLOW_DB_ROLE!r} (the role bootstrap creates it); choose another name")
 
     if not K8S_NAME_RE.match(s.airflow_namespace):
         bad("airflow_namespace", s.airflow_namespace, "use a Kubernetes name: lowercase letters, digits, hyphens")

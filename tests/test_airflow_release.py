@@ -112,34 +112,99 @@ def test_secrets_are_referenced_never_inlined(synth, chart):
     assert not values["data"].get("brokerUrl") and not values["redis"].get("password")
     assert values["data"]["metadataConnection"]["pass"] == chart["defaults"]["data"]["metadataConnection"]["pass"] \
         and "metadataSecretName" in values["data"]  # the connection block is unused when a Secret is named
-    # Every Secret's data is computed by Terraform from AWS, never written in the code.
+    # Every Secret's data is write-only, read from Secrets Manager ephemerally, never written in the code.
     for secret in resources(synth.apps, "kubernetes_secret_v1").values():
-        for key, value in secret["data"].items():
+        assert "data" not in secret
+        for key, value in secret["data_wo"].items():
             assert "${" in value, f"{secret['metadata']['name']}.{key} is a literal"
 
 
-def test_database_secret_is_built_from_the_rds_managed_secret_through_pgbouncer(synth):
-    secrets = {s["metadata"]["name"]: s for s in resources(synth.apps, "kubernetes_secret_v1").values()}
-    version = next(iter(synth.apps["data"]["aws_secretsmanager_secret_version"]))
-    connection = secrets["airflow-metadata"]["data"]["connection"]
-    credentials = f"jsondecode(data.aws_secretsmanager_secret_version.{version}.secret_string)"
-    assert connection.startswith(f"postgresql://${{urlencode({credentials}.username)}}:"
-                                 f"${{urlencode({credentials}.password)}}@")
-    assert "@airflow-pgbouncer." in connection and ":6543/airflow-metadata" in connection
-    ini = secrets["airflow-pgbouncer-config"]["data"]["pgbouncer.ini"]
-    assert "server_tls_sslmode = require" in ini
+def secrets_by_name(stack) -> dict[str, dict]:
+    return {s["metadata"]["name"]: s for s in resources(stack, "kubernetes_secret_v1").values()}
+
+
+def ephemeral_of(stack, generated: str) -> str:
+    """The ephemeral read of the generated secret `generated`, checked to come from the infra output."""
+    name = f"airflow_{generated.replace('-', '_')}"
+    secret_id = stack["ephemeral"]["aws_secretsmanager_secret_version"][name]["secret_id"]
+    assert f"cross-stack-output-aws_secretsmanager_secretairflow_secrets_{generated.replace('-', '_')}" in secret_id
+    return f"ephemeral.aws_secretsmanager_secret_version.{name}.secret_string"
+
+
+def current_version(stack, generated: str) -> str:
+    """The local holding the AWSCURRENT version id of the generated secret `generated` (ids, no values)."""
+    tf_id = generated.replace("-", "_")
+    [(name, value)] = [(n, v) for n, v in stack["locals"].items()
+                       if n.startswith(f"airflow_secrets_{tf_id}_current_version")]
+    assert value == ("${one([for v in data.aws_secretsmanager_secret_versions.airflow_secrets_"
+                     f"{tf_id}_versions_" + value.split(f"{tf_id}_versions_")[1].split(".")[0] +
+                     '.versions : v.version_id if contains(v.version_stages, "AWSCURRENT")])}')
+    return f"local.{name}"
+
+
+def test_airflow_logs_in_as_its_own_role_through_pgbouncer(synth):
+    secrets = secrets_by_name(synth.apps)
+    password = ephemeral_of(synth.apps, "db-password")
+    connection = secrets["airflow-metadata"]["data_wo"]["connection"]
+    assert connection.startswith(f"postgresql://airflow:${{urlencode({password})}}@airflow-pgbouncer.")
+    assert ":6543/airflow-metadata" in connection
+    assert secrets["airflow-result-backend"]["data_wo"]["connection"].startswith(
+        f"db+postgresql://airflow:${{urlencode({password})}}@")
+    config = secrets["airflow-pgbouncer-config"]["data_wo"]
+    assert config["users.txt"].startswith(f'"airflow" "${{replace({password},')
+    ini = config["pgbouncer.ini"]
+    assert "server_tls_sslmode = require" in ini and "stats_users = airflow" in ini
     assert "cross-stack-output-aws_db_instance" in ini  # host = the RDS address from infra
-    secret_id = synth.apps["data"]["aws_secretsmanager_secret_version"][version]["secret_id"]
-    assert "cross-stack-output-aws_db_instance" in secret_id and "master_user_secret" in secret_id
+    # The master secret is never read by Terraform: only its ARN goes to the bootstrap Job.
+    assert "master_user_secret" not in str(synth.apps.get("ephemeral")) + str(synth.apps.get("data"))
 
 
-def test_generated_secrets_are_created_once(synth):
-    secrets = {s["metadata"]["name"]: s for s in resources(synth.apps, "kubernetes_secret_v1").values()}
-    for name in ("airflow-fernet-key", "airflow-api-secret-key", "airflow-jwt-secret", "airflow-redis-password",
-                 "airflow-broker-url", "airflow-admin-password"):
-        assert secrets[name]["lifecycle"]["ignore_changes"] == ["data"], name
-    for name in ("airflow-metadata", "airflow-result-backend", "airflow-pgbouncer-config", "airflow-pgbouncer-stats"):
-        assert "lifecycle" not in secrets[name], f"{name} must follow password rotation"
+def test_generated_secrets_come_from_secrets_manager_and_follow_new_versions(synth):
+    secrets = secrets_by_name(synth.apps)
+    sources = {"airflow-fernet-key": "fernet-key", "airflow-api-secret-key": "api-secret-key",
+               "airflow-jwt-secret": "jwt-secret", "airflow-redis-password": "redis-password",  # pragma: allowlist secret
+               "airflow-broker-url": "redis-password", "airflow-admin-password": "admin-password",  # pragma: allowlist secret
+               "airflow-metadata": "db-password", "airflow-result-backend": "db-password",
+               "airflow-pgbouncer-config": "db-password", "airflow-pgbouncer-stats": "db-password"}
+    assert set(secrets) == set(sources)
+    for name, source in sources.items():
+        assert ephemeral_of(synth.apps, source) in str(secrets[name]["data_wo"]), name
+        # Rewritten only when the source's current version changes: never on a plain re-plan.
+        revision = secrets[name]["data_wo_revision"]
+        assert revision.startswith("${parseint(substr(sha256(") and current_version(synth.apps, source) in revision
+
+        assert "lifecycle" not in secrets[name], name
+
+
+def test_a_new_db_password_version_reruns_the_bootstrap_and_restarts_its_readers(synth):
+    job = only(synth.apps, "kubernetes_job_v1")
+    version = job["spec"]["template"]["metadata"]["annotations"]["airflow-platform/db-password-version"]
+    assert version == "${" + current_version(synth.apps, "db-password") + "}"
+    _, computed = release_values(synth.apps)
+    annotation = {"airflow-platform/db-password-version": version}
+    assert computed["airflowPodAnnotations"] == annotation and computed["pgbouncer"]["podAnnotations"] == annotation
+
+
+def test_bootstrap_job_runs_before_the_chart_with_no_secret_in_its_spec(synth):
+    job_name, job = next(iter(resources(synth.apps, "kubernetes_job_v1").items()))
+    release = chart_release(synth.apps, "airflow")
+    assert f"kubernetes_job_v1.{job_name}" in release["depends_on"]
+    assert job["wait_for_completion"] is True
+    [container] = job["spec"]["template"]["spec"]["container"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["AIRFLOW_DB_ROLE"] == "airflow"
+    assert "master_user_secret" in env["MASTER_SECRET_ARN"]
+    assert "airflow_secrets_db_password" in env["AIRFLOW_DB_PASSWORD_SECRET_ARN"]
+    assert container["image"] == f"apache/airflow:{synth.settings.airflow_image_tag}"
+    assert container["security_context"]["read_only_root_filesystem"] is True
+    account = only(synth.apps, "kubernetes_service_account_v1")
+    assert account["metadata"]["name"] == job["spec"]["template"]["spec"]["service_account_name"] or \
+        "kubernetes_service_account_v1" in job["spec"]["template"]["spec"]["service_account_name"]
+    assert "cross-stack-output-aws_iam_roleairflow_secrets_bootstrap_role" in \
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    script = only(synth.apps, "kubernetes_config_map_v1")["data"]["bootstrap.py"]
+    from airflow_platform.constructs.db_role_bootstrap import SCRIPT
+    assert script == SCRIPT.read_text()
 
 
 def test_no_admin_admin_user(synth, chart):

@@ -10,12 +10,17 @@ fixture's teardown destroys what is left and stops moto.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
+import urllib.parse
+import zipfile
 from collections import Counter
 
 import pytest
 
-from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
+from airflow_platform.constructs.secret_store import GENERATED, secret_name
+from tools.emulator.cycle import PLAN_FILE, STATE_FILE, EmulatorCycle, Phases, counts_table
 
 pytestmark = pytest.mark.emulator
 
@@ -92,11 +97,108 @@ def peering(ec2, s) -> dict:
     return one(connections, "peering between the EKS and the RDS VPC")
 
 
+@pytest.fixture(scope="module")
+def secret_values() -> set[str]:
+    """Every secret value seen in Secrets Manager during the cycle (tests add to it)."""
+    return set()
+
+
+def read_secrets(cycle, s, secret_values: set[str]) -> dict[str, str]:
+    """The current value of every generated secret and the RDS master password, remembered."""
+    sm = cycle.client("secretsmanager")
+    values = {g.name: sm.get_secret_value(SecretId=secret_name(s.prefix, g.name))["SecretString"] for g in GENERATED}
+    master = sm.get_secret_value(SecretId=db_instance(cycle)["MasterUserSecret"]["SecretArn"])["SecretString"]
+    values["master"] = json.loads(master)["password"]
+    secret_values.update(values.values())
+    return values
+
+
+def leaked_forms(value: str) -> set[str]:
+    """A value as it could appear in a file or a log: plain, base64, URL-encoded, JSON-escaped."""
+    raw = value.encode()
+    return {value, base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode(),
+            urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]}
+
+
+def leaks(cycle, secret_values: set[str]) -> list[str]:
+    """Which state file, plan file or Terraform log holds a secret (never the secret itself)."""
+    texts = {p.name: p.read_text(errors="replace") for p in sorted(cycle.logs_dir.glob("*.log"))}
+    for name in (STATE_FILE, f"{STATE_FILE}.backup", "terraform.tfstate"):
+        if (cycle.stack_dir / name).exists():
+            texts[name] = (cycle.stack_dir / name).read_text(errors="replace")
+    if (cycle.stack_dir / PLAN_FILE).exists():
+        with zipfile.ZipFile(cycle.stack_dir / PLAN_FILE) as plan:
+            texts[PLAN_FILE] = "".join(plan.read(n).decode(errors="replace") for n in plan.namelist())
+    assert texts, "nothing to search"
+    return [f"a {len(value)}-character secret in {name}" for value in secret_values
+            for form in leaked_forms(value) for name, text in texts.items() if form in text]
+
+
 # --- the cycle ---------------------------------------------------------------------------------
 
 def test_second_plan_reports_no_changes(cycle):
     changes = cycle.replan()
     assert changes is None, f"the plan after apply is not empty:\n{changes}"
+
+
+def test_generated_secrets_are_in_secrets_manager_under_the_project_key(cycle, s, secret_values):
+    values = read_secrets(cycle, s, secret_values)
+    sm, kms = cycle.client("secretsmanager"), cycle.client("kms")
+    key_arn = kms.describe_key(KeyId=f"alias/{s.prefix}-airflow-secrets")["KeyMetadata"]["Arn"]
+    for g in GENERATED:
+        assert sm.describe_secret(SecretId=secret_name(s.prefix, g.name))["KmsKeyId"] in (key_arn, key_arn.split("/")[-1])
+        if not g.fernet:
+            assert len(values[g.name]) == g.length and values[g.name].isalnum(), g.name
+    # A Fernet key: 32 bytes, url-safe base64.
+    assert len(base64.urlsafe_b64decode(values["fernet-key"])) == 32
+
+
+def test_no_secret_value_in_state_plan_or_terraform_output(cycle, s, secret_values):
+    read_secrets(cycle, s, secret_values)
+    assert len(secret_values) == len(GENERATED) + 1
+    assert leaks(cycle, secret_values) == []
+
+
+def test_the_leak_check_finds_a_planted_value(cycle, secret_values):
+    """The check above can fail: a value written into a log is found, in any of its forms."""
+    value = next(iter(sorted(secret_values)))
+    planted = cycle.logs_dir / "planted.log"
+    try:
+        for form in sorted(leaked_forms(value)):
+            planted.write_text(f"Read complete after 0s [id={form}]")
+            assert leaks(cycle, {value}) == [f"a {len(value)}-character secret in planted.log"], sorted(
+                leaked_forms(value)).index(form)
+    finally:
+        planted.unlink()
+
+
+def test_a_new_secret_version_keeps_the_replan_empty(cycle, s, secret_values):
+    """The rotation runbook writes a new version outside Terraform: Terraform must not fight it."""
+    sm = cycle.client("secretsmanager")
+    name = secret_name(s.prefix, "db-password")
+    new = sm.get_random_password(PasswordLength=32, ExcludePunctuation=True)["RandomPassword"]
+    sm.put_secret_value(SecretId=name, SecretString=new)
+    secret_values.add(new)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == new
+    changes = cycle.replan()
+    assert changes is None, f"the plan after a new secret version is not empty:\n{changes}"
+    assert leaks(cycle, secret_values) == []
+
+
+def test_db_bootstrap_role_reads_only_its_two_secrets(cycle, s):
+    iam = cycle.client("iam")
+    role = f"{s.prefix}-airflow-db-bootstrap"
+    trust = one(iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"], "trust statement")
+    sub = one([v for k, v in trust["Condition"]["StringEquals"].items() if k.endswith(":sub")], "sub condition")
+    assert sub == f"system:serviceaccount:{s.airflow_namespace}:airflow-db-role-bootstrap"
+    name = one(iam.list_role_policies(RoleName=role)["PolicyNames"], "inline policy")
+    statements = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]["Statement"]
+    read, decrypt = statements
+    master_arn = db_instance(cycle)["MasterUserSecret"]["SecretArn"]
+    password_arn = cycle.client("secretsmanager").describe_secret(SecretId=secret_name(s.prefix, "db-password"))["ARN"]
+    assert sorted(read["Resource"]) == sorted([master_arn, password_arn])
+    assert decrypt["Action"] == "kms:Decrypt" and len(decrypt["Resource"]) == 2
+    assert not any("*" in r for st in statements for r in st["Resource"])
 
 
 def test_every_resource_of_the_adapted_stack_was_created(cycle):
@@ -247,9 +349,11 @@ def test_inventory_sees_what_was_applied(cycle, s):
     assert sum(x.startswith("KMS key ") for x in found) == cycle.resource_counts()["aws_kms_key"]
 
 
-def test_destroy_leaves_nothing(cycle, capsys):
+def test_destroy_leaves_nothing(cycle, capsys, secret_values):
     counts = cycle.resource_counts()
     cycle.destroy()
+    assert (cycle.logs_dir / "destroy.log").exists()
+    assert leaks(cycle, secret_values) == []
     assert cycle.resource_counts() == {}
     assert cycle.leftovers() == []
     kms = cycle.client("kms")

@@ -16,7 +16,7 @@ ENDPOINT = "http://127.0.0.1:5000"
 # below until it is listed here, so the emulator never sends a call past moto.
 SERVICE_OF = {
     "aws_cloudwatch_log_group": "logs", "aws_db_": "rds", "aws_eks_": "eks", "aws_iam_": "iam",
-    "aws_kms_": "kms", "aws_s3_": "s3",
+    "aws_kms_": "kms", "aws_s3_": "s3", "aws_secretsmanager_": "secretsmanager",  # pragma: allowlist secret
     "aws_vpc": "ec2", "aws_subnet": "ec2", "aws_route": "ec2", "aws_internet_gateway": "ec2",
     "aws_nat_gateway": "ec2", "aws_eip": "ec2", "aws_security_group": "ec2", "aws_default_security_group": "ec2",
     "aws_vpc_security_group_": "ec2", "aws_launch_template": "ec2", "aws_flow_log": "ec2",

@@ -8,7 +8,7 @@ from collections import deque
 
 Graph = dict[str, set[str]]  # node -> the nodes it depends on directly
 
-ADDRESS = re.compile(r"(?<![\w.-])((?:data\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*|local\.[A-Za-z_][\w-]*)")
+ADDRESS = re.compile(r"(?<![\w.-])((?:data\.|ephemeral\.)?[a-z][a-z0-9]*_[a-z0-9_]+\.[A-Za-z_][A-Za-z0-9_-]*|local\.[A-Za-z_][\w-]*)")
 
 
 def interpolations(value) -> list[str]:
@@ -47,6 +47,8 @@ def dependency_graph(stack: dict) -> Graph:
     blocks = {f"{rtype}.{name}": body for rtype, items in stack.get("resource", {}).items()
               for name, body in items.items()}
     blocks |= {f"data.{rtype}.{name}": body for rtype, items in stack.get("data", {}).items()
+               for name, body in items.items()}
+    blocks |= {f"ephemeral.{rtype}.{name}": body for rtype, items in stack.get("ephemeral", {}).items()
                for name, body in items.items()}
     locals_ = stack.get("locals", {})
 

@@ -75,7 +75,13 @@ class TerraformValues:
         return TOKEN.sub(lambda m: str(self._expression(m.group(1), stack)), text)
 
     def _expression(self, expression: str, stack: str) -> str:
+        if not re.fullmatch(r"[\w.\[\]-]+", expression):
+            # A function call over other values: only an apply knows it; any string will do.
+            return "terraform-expression"
         parts = re.sub(r"\[(\d+)\]", r".\1", expression).split(".")
+        if parts[0] == "local":
+            value = self.stacks[stack]["locals"][parts[1]]
+            return self.resolve(value, stack) if isinstance(value, str) else value
         if parts[:2] == ["data", "terraform_remote_state"]:
             # data.terraform_remote_state.cross-stack-reference-input-<stack>.outputs.<output>
             source = parts[2].removeprefix("cross-stack-reference-input-")

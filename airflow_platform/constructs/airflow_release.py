@@ -16,10 +16,12 @@ from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV
 
 from airflow_platform.airflow_identity import LOG_COMPONENTS, RELEASE_NAME, service_account_name
 from airflow_platform.constructs.airflow_secrets import AirflowSecrets, DatabaseConnection
+from airflow_platform.constructs.db_role_bootstrap import DbRoleBootstrap
 from airflow_platform.settings import Settings
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
+AIRFLOW_IMAGE = "apache/airflow"  # the chart's default image repository
 HELM_DIR = Path(__file__).resolve().parents[2] / "helm"
 VALUES_FILE = HELM_DIR / "values.yaml"
 KNOWN_HOSTS_FILE = HELM_DIR / "git_known_hosts"
@@ -48,18 +50,35 @@ class AirflowRelease(Construct):
     last good revision (a failed first install is removed, and the next apply retries);
     Terraform then reports the error.
 
-    Attributes: `release`, `namespace`, `secrets`, `url`.
+    Before the chart, DbRoleBootstrap's Job creates or updates Airflow's own database role;
+    a new version of that role's password re-runs it and, through the
+    `airflow-platform/db-password-version` pod annotation, restarts PgBouncer and Airflow.
+
+    Attributes: `release`, `namespace`, `secrets`, `db_role`, `url`.
     """
 
     def __init__(self, scope: Construct, id: str, *, settings: Settings, database: DatabaseConnection,
-                 airflow_role_arn: str, logs_bucket_name: str,
+                 airflow_role_arn: str, logs_bucket_name: str, secret_arns: dict[str, str],
+                 master_secret_arn: str, db_bootstrap_role_arn: str,
                  depends_on: list[ITerraformDependable] = ()) -> None:
         super().__init__(scope, id)
         namespace = NamespaceV1(self, "namespace", metadata=NamespaceV1Metadata(name=settings.airflow_namespace))
         self.namespace = namespace.metadata.name
-        self.secrets = AirflowSecrets(self, "secrets", namespace=self.namespace, database=database)
+        self.secrets = AirflowSecrets(self, "secrets", namespace=self.namespace, database=database,
+                                      secret_arns=secret_arns)
+        # Airflow's own database role, before anything logs in as it.
+        self.db_role = DbRoleBootstrap(
+            self, "db_role", namespace=self.namespace, image=f"{AIRFLOW_IMAGE}:{settings.airflow_image_tag}",
+            database=database, master_secret_arn=master_secret_arn,
+            password_secret_arn=secret_arns["db-password"], password_version_id=self.secrets.db_password.version_id,
+            role_arn=db_bootstrap_role_arn,
+        )
         values = computed_values(settings, self.secrets, airflow_role_arn=airflow_role_arn,
                                  logs_bucket_name=logs_bucket_name)
+        # A new Airflow role password restarts every pod that holds it (Airflow's and PgBouncer's).
+        password_version = {"airflow-platform/db-password-version": "${" + self.secrets.db_password.version_id + "}"}
+        values["airflowPodAnnotations"] = password_version
+        values["pgbouncer"]["podAnnotations"] = password_version
         self.release = Release(
             self, "release", name=RELEASE_NAME, namespace=self.namespace,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=settings.chart_version,
@@ -69,7 +88,7 @@ class AirflowRelease(Construct):
             # waits. The migration is still proven: every Airflow pod waits for it before it is ready.
             wait=True, wait_for_jobs=False, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
             max_history=10,
-            depends_on=[*depends_on, *self.secrets.resources],
+            depends_on=[*depends_on, *self.secrets.resources, self.db_role.job],
         )
         service = DataKubernetesServiceV1(
             self, "api_server_service", depends_on=[self.release],

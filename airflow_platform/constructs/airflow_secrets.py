@@ -1,108 +1,128 @@
-"""The Kubernetes Secrets Airflow reads: nothing secret ever passes through Helm values."""
+"""The Kubernetes Secrets Airflow reads: nothing secret passes through Helm values, state or plans.
+
+Every value comes from AWS Secrets Manager (the infra stack's AirflowSecretStore) through an
+ephemeral `aws_secretsmanager_secret_version`, and reaches Kubernetes through the
+write-only `data_wo` of `kubernetes_secret_v1`: Terraform never stores or prints it.
+
+`data_wo` is written again only when `data_wo_revision` changes. The revision is derived
+from the AWSCURRENT version id of the Secrets Manager secrets a Kubernetes Secret is built
+from (`aws_secretsmanager_secret_versions`: ids and stages, no values), so a new version
+there (the rotation runbook in the README) reaches Kubernetes on the next deploy, and a
+re-plan without one changes nothing.
+
+Airflow connects as its own PostgreSQL role (made by the DbRoleBootstrap Job), never as
+the RDS master user, whose rotation therefore never touches Airflow.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import Fn, TerraformResourceLifecycle
+from cdktf import TerraformLocal, Token
 from constructs import Construct
 
-from cdktf_cdktf_provider_aws.data_aws_secretsmanager_random_password import DataAwsSecretsmanagerRandomPassword
-from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_version import DataAwsSecretsmanagerSecretVersion
+from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_versions import DataAwsSecretsmanagerSecretVersions
 from cdktf_cdktf_provider_kubernetes.secret_v1 import SecretV1, SecretV1Metadata
 
 from airflow_platform.airflow_identity import RELEASE_NAME
+from airflow_platform.constructs.ephemeral import ephemeral_secret_string, expression
 
 PGBOUNCER_PORT = 6543
 REDIS_PORT = 6379
+# What each Secrets Manager secret of the store is, by its generated name.
+SOURCES = ("fernet-key", "api-secret-key", "jwt-secret", "redis-password", "admin-password", "db-password")
 
 
 @dataclass(frozen=True)
 class DatabaseConnection:
-    """Where the metadata database is and which Secrets Manager secret holds its master credentials."""
+    """Where the metadata database is, and the PostgreSQL role Airflow logs in as."""
 
     address: str
     port: str
     name: str
-    username: str
-    secret_arn: str
+    role: str
+
+
+class SecretSource:
+    """One Secrets Manager secret, read ephemerally: `value` and `version_id` are Terraform expressions."""
+
+    def __init__(self, scope: Construct, name: str, arn: str) -> None:
+        tf_id = name.replace("-", "_")
+        self.name = name
+        self.value = expression(ephemeral_secret_string(scope, f"airflow_{tf_id}", secret_id=arn))
+        versions = DataAwsSecretsmanagerSecretVersions(scope, f"{tf_id}_versions", secret_id=arn)
+        # A local: a short reference, safe inside YAML that wraps long lines.
+        current = TerraformLocal(scope, f"{tf_id}_current_version", "${" + (
+            f'one([for v in {versions.fqn}.versions : v.version_id if contains(v.version_stages, "AWSCURRENT")])'
+        ) + "}")
+        self.version_id = f"local.{current.friendly_unique_id}"
+
+
+def revision(*sources: SecretSource) -> float:
+    """A number that changes when any source gets a new current version (48 bits of a sha256)."""
+    ids = ", ".join(s.version_id for s in sources)
+    return Token.as_number("${" + f"parseint(substr(sha256(join(\",\", [{ids}])), 0, 12), 16)" + "}")
 
 
 class AirflowSecrets(Construct):
-    """Every Secret the chart is pointed at, by name. Attributes are the Secret names.
+    """Every Secret the chart is pointed at, by name. Attributes are the Secret names; `db_password`
+    is the Airflow role's password source (its `version_id` restarts the pods that hold it)."""
 
-    Two kinds:
-    - derived from the RDS-managed master secret, read at every apply so a rotated
-      password reaches Airflow on the next deploy: the metadata and result-backend
-      connections (through PgBouncer), PgBouncer's own config and its stats connection;
-    - generated once and then never changed (`ignore_changes`), because changing them
-      breaks running Airflow: the Fernet key (encrypts connections and variables in the
-      database), the API secret key and JWT secret (sign requests between components),
-      the Redis password and the initial admin's password.
-    """
-
-    def __init__(self, scope: Construct, id: str, *, namespace: str, database: DatabaseConnection) -> None:
+    def __init__(self, scope: Construct, id: str, *, namespace: str, database: DatabaseConnection,
+                 secret_arns: dict[str, str]) -> None:
         super().__init__(scope, id)
+        missing = sorted(set(SOURCES) - set(secret_arns))
+        if missing:
+            raise ValueError(f"secret_arns lacks the generated secrets {missing}")
         self._namespace = namespace
         self.resources: list[SecretV1] = []
-        master = DataAwsSecretsmanagerSecretVersion(self, "db_master", secret_id=database.secret_arn)
-        credentials = Fn.jsondecode(master.secret_string)
-        user = Fn.lookup(credentials, "username")
-        password = Fn.lookup(credentials, "password")
-        # URL-encoded for connection URLs; RDS-generated passwords contain punctuation.
-        user_url, password_url = Fn.urlencode(user), Fn.urlencode(password)
+        src = {name: SecretSource(self, name, secret_arns[name]) for name in SOURCES}
+        self.db_password = db = src["db-password"]
+        redis = src["redis-password"]
+        role = database.role
+        password_url = "${" + f"urlencode({db.value})" + "}"
         pgbouncer = f"{RELEASE_NAME}-pgbouncer.{namespace}:{PGBOUNCER_PORT}"
 
         # PgBouncer listens in-cluster without TLS; PgBouncer -> RDS requires TLS.
         self.metadata_connection = self._secret("metadata", {
-            "connection": f"postgresql://{user_url}:{password_url}@{pgbouncer}/{RELEASE_NAME}-metadata?sslmode=disable",
-        })
+            "connection": f"postgresql://{role}:{password_url}@{pgbouncer}/{RELEASE_NAME}-metadata?sslmode=disable",
+        }, db)
         self.result_backend_connection = self._secret("result-backend", {
-            "connection": f"db+postgresql://{user_url}:{password_url}@{pgbouncer}/{RELEASE_NAME}-result-backend"
+            "connection": f"db+postgresql://{role}:{password_url}@{pgbouncer}/{RELEASE_NAME}-result-backend"
                           "?sslmode=disable",
-        })
+        }, db)
         self.pgbouncer_config = self._secret("pgbouncer-config", {
-            "pgbouncer.ini": pgbouncer_ini(database, user),
+            "pgbouncer.ini": pgbouncer_ini(database),
             # users.txt quotes with "; a " inside a value is doubled.
-            "users.txt": f'"{user}" "{Fn.replace(password, Fn.raw_string(chr(34)), Fn.raw_string(chr(34) * 2))}"\n',
-        })
+            "users.txt": f'"{role}" "${{replace({db.value}, "\\"", "\\"\\"")}}"\n',
+        }, db)
         self.pgbouncer_stats = self._secret("pgbouncer-stats", {
-            "connection": f"postgresql://{user_url}:{password_url}@127.0.0.1:{PGBOUNCER_PORT}/pgbouncer?sslmode=disable",
-        })
-
-        fernet = self._random("fernet", 32)
-        # Fernet wants 32 bytes, url-safe base64: 32 random alphanumerics encoded.
-        fernet_key = Fn.replace(Fn.replace(Fn.base64encode(fernet), "+", "-"), "/", "_")
-        self.fernet_key = self._secret("fernet-key", {"fernet-key": fernet_key}, generated=True)
-        self.api_secret_key = self._secret("api-secret-key", {"api-secret-key": self._random("api", 64)},
-                                           generated=True)
-        self.jwt_secret = self._secret("jwt-secret", {"jwt-secret": self._random("jwt", 64)}, generated=True)
-        redis_password = self._random("redis", 48)
-        self.redis_password = self._secret("redis-password", {"password": redis_password}, generated=True)
+            "connection": f"postgresql://{role}:{password_url}@127.0.0.1:{PGBOUNCER_PORT}/pgbouncer?sslmode=disable",
+        }, db)
+        self.fernet_key = self._secret("fernet-key", {"fernet-key": f"${{{src['fernet-key'].value}}}"},
+                                       src["fernet-key"])
+        self.api_secret_key = self._secret("api-secret-key", {
+            "api-secret-key": f"${{{src['api-secret-key'].value}}}"}, src["api-secret-key"])
+        self.jwt_secret = self._secret("jwt-secret", {"jwt-secret": f"${{{src['jwt-secret'].value}}}"},
+                                       src["jwt-secret"])
+        self.redis_password = self._secret("redis-password", {"password": f"${{{redis.value}}}"}, redis)
         self.broker_url = self._secret("broker-url", {
-            "connection": f"redis://:{redis_password}@{RELEASE_NAME}-redis.{namespace}:{REDIS_PORT}/0",
-        }, generated=True)
-        self.admin_password = self._secret("admin-password", {"password": self._random("admin", 32)},
-                                           generated=True)
+            "connection": f"redis://:${{urlencode({redis.value})}}@{RELEASE_NAME}-redis.{namespace}:{REDIS_PORT}/0",
+        }, redis)
+        self.admin_password = self._secret("admin-password", {
+            "password": f"${{{src['admin-password'].value}}}"}, src["admin-password"])
 
-    def _random(self, id: str, length: int) -> str:
-        # Secrets Manager's GetRandomPassword: alphanumerics only, safe in URLs and ini files.
-        return DataAwsSecretsmanagerRandomPassword(self, f"{id}_random", password_length=length,
-                                                   exclude_punctuation=True).random_password
-
-    def _secret(self, suffix: str, data: dict[str, str], *, generated: bool = False) -> str:
+    def _secret(self, suffix: str, data: dict[str, str], *sources: SecretSource) -> str:
         secret = SecretV1(
-            self, suffix.replace("-", "_"), type="Opaque", data=data,
+            self, suffix.replace("-", "_"), type="Opaque", data_wo=data, data_wo_revision=revision(*sources),
             metadata=SecretV1Metadata(name=f"{RELEASE_NAME}-{suffix}", namespace=self._namespace,
                                       labels={"app.kubernetes.io/managed-by": "terraform"}),
-            # A random value is re-drawn at every plan: keep the first one for good.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["data"]) if generated else None,
         )
         self.resources.append(secret)
         return secret.metadata.name
 
 
-def pgbouncer_ini(database: DatabaseConnection, user: str) -> str:
+def pgbouncer_ini(database: DatabaseConnection) -> str:
     """The chart's PgBouncer config, with TLS to RDS required (the chart's default only prefers it)."""
     backend = f"host={database.address} dbname={database.name} port={database.port}"
     return "\n".join([
@@ -116,7 +136,7 @@ def pgbouncer_ini(database: DatabaseConnection, user: str) -> str:
         "listen_addr = *",
         "auth_type = scram-sha-256",
         "auth_file = /etc/pgbouncer/users.txt",
-        f"stats_users = {user}",
+        f"stats_users = {database.role}",
         "ignore_startup_parameters = extra_float_digits",
         "max_client_conn = 200",
         "verbose = 0",

@@ -38,7 +38,8 @@ class PeeredDatabase(Construct):
     - The master password is generated and kept by RDS in Secrets Manager
       (`manage_master_user_password`): it is never in Terraform input, JSON or git.
 
-    Attributes: `address`, `port`, `db_name`, `username`, `secret_arn`, `peering_connection_id`.
+    Attributes: `address`, `port`, `db_name`, `username`, `secret_arn` (RDS-managed master secret),
+    `secret_key_arn` (its KMS key), `peering_connection_id`.
     """
 
     def __init__(
@@ -119,4 +120,5 @@ class PeeredDatabase(Construct):
         self.db_name = self.instance.db_name
         self.username = self.instance.username
         self.secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        self.secret_key_arn = self.instance.master_user_secret.get(0).kms_key_id
         self.peering_connection_id = peering.id

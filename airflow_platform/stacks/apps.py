@@ -11,9 +11,12 @@ from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKuberne
 from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
 from airflow_platform.constructs.airflow_release import AirflowRelease, DatabaseConnection
+from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.constructs.keda import Keda
+from airflow_platform.constructs.secret_store import output_name
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra import default_tags
@@ -53,11 +56,11 @@ class AppsStack(TerraformStack):
             before_airflow.append(Keda(self, "keda").release)
         release = AirflowRelease(
             self, "airflow", settings=s,
-            database=DatabaseConnection(
-                address=infra["db_address"], port=infra["db_port"], name=infra["db_name"],
-                username=infra["db_username"], secret_arn=infra["db_secret_arn"],
-            ),
+            database=DatabaseConnection(address=infra["db_address"], port=infra["db_port"], name=infra["db_name"],
+                                        role=AIRFLOW_DB_ROLE),
             airflow_role_arn=infra["airflow_role_arn"], logs_bucket_name=infra["logs_bucket_name"],
+            secret_arns={name: infra[output_name(name)] for name in SOURCES},
+            master_secret_arn=infra["db_secret_arn"], db_bootstrap_role_arn=infra["db_bootstrap_role_arn"],
             # the chart's volume claims bind to the default class; autoscaler and KEDA first
             depends_on=before_airflow,
         )

@@ -13,6 +13,7 @@ from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
 from airflow_platform.constructs.peered_database import PeeredDatabase
 from airflow_platform.constructs.rds_vpc import RdsVpc
+from airflow_platform.constructs.secret_store import AirflowSecretStore, output_name
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.backend import configure_backend
 
@@ -62,6 +63,11 @@ class InfraStack(TerraformStack):
             backup_retention_days=s.db_backup_retention_days, db_name=s.db_name, username=s.db_username,
             production=s.is_prod,
         )
+        secrets = AirflowSecretStore(
+            self, "airflow_secrets", prefix=s.prefix, namespace=s.airflow_namespace, production=s.is_prod,
+            master_secret_arn=db.secret_arn, master_secret_key_arn=db.secret_key_arn,
+            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_host=cluster.oidc_issuer_host,
+        )
 
         # Plain values only: what the apps stack (and a human) needs.
         self.outputs = {
@@ -74,6 +80,8 @@ class InfraStack(TerraformStack):
             "airflow_role_arn": cluster.airflow_role_arn,
             "logs_bucket_name": cluster.logs_bucket_name,
             "cluster_autoscaler_role_arn": autoscaler_role.arn,
+            "db_bootstrap_role_arn": secrets.bootstrap_role_arn,
+            **{output_name(name): arn for name, arn in secrets.arns.items()},
         }
         for output_id, value in self.outputs.items():
             TerraformOutput(self, output_id, value=value)

@@ -1,0 +1,100 @@
+"""AirflowSecretStore (infra stack): every generated Airflow secret, in AWS Secrets Manager only.
+
+Each value is drawn once by an ephemeral `aws_secretsmanager_random_password` and written
+through the write-only `secret_string_wo` (version 1, never bumped): it appears in no state,
+plan or log, and a re-plan never draws it again. Secrets are encrypted with the store's
+own KMS key and named `<prefix>/airflow/<name>`, where an operator finds them.
+
+The store also owns the IAM role (IRSA) of the database-role bootstrap Job in the apps
+stack: it may read only the RDS master secret and the Airflow role's password secret, and
+decrypt only with their two keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
+
+from airflow_platform.airflow_identity import DB_BOOTSTRAP_SERVICE_ACCOUNT
+from airflow_platform.constructs.aws_account import AwsAccount
+from airflow_platform.constructs.ephemeral import ephemeral_random_password
+from airflow_platform.constructs.irsa_role import IrsaRole
+from airflow_platform.constructs.kms import EncryptionKey
+
+
+@dataclass(frozen=True)
+class Generated:
+    """One generated secret: its name under `<prefix>/airflow/`, and the random length."""
+
+    name: str
+    length: int
+    what: str
+    fernet: bool = False  # stored as a Fernet key: the 32 random characters, url-safe base64
+
+
+GENERATED = (
+    Generated("fernet-key", 32, "Fernet key: encrypts connections and variables in the database", fernet=True),
+    Generated("api-secret-key", 64, "API server secret key: signs session cookies"),
+    Generated("jwt-secret", 64, "JWT secret: signs tokens between Airflow components"),
+    Generated("redis-password", 48, "Redis (Celery broker) password"),
+    Generated("admin-password", 32, "password of the initial Airflow admin user"),
+    Generated("db-password", 32, "password of Airflow's own PostgreSQL role"),
+)
+
+
+def secret_name(prefix: str, name: str) -> str:
+    return f"{prefix}/airflow/{name}"
+
+
+def output_name(name: str) -> str:
+    """The infra output holding the ARN of the generated secret `name`."""
+    return f"{name.replace('-', '_')}_secret_arn"
+
+
+class AirflowSecretStore(Construct):
+    """Attributes: `arns` (generated name -> secret ARN), `key_arn`, `bootstrap_role_arn`."""
+
+    def __init__(self, scope: Construct, id: str, *, prefix: str, namespace: str, production: bool,
+                 master_secret_arn: str, master_secret_key_arn: str,
+                 oidc_provider_arn: str, oidc_issuer_host: str) -> None:
+        super().__init__(scope, id)
+        key = EncryptionKey(self, "key", alias=f"{prefix}-airflow-secrets",
+                            description=f"Airflow's generated secrets of {prefix}")
+        self.key_arn = key.arn
+        self.arns: dict[str, str] = {}
+        for g in GENERATED:
+            tf_id = g.name.replace("-", "_")
+            secret = SecretsmanagerSecret(
+                self, tf_id, name=secret_name(prefix, g.name), description=g.what, kms_key_id=key.arn,
+                # Production keeps a deleted secret 30 days; dev frees the name at once for a redeploy.
+                recovery_window_in_days=30 if production else 0,
+            )
+            value = ephemeral_random_password(self, f"airflow_{tf_id}", length=g.length)
+            if g.fernet:
+                value = "${" + f'replace(replace(base64encode({value[2:-1]}), "+", "-"), "/", "_")' + "}"
+            SecretsmanagerSecretVersion(
+                self, f"{tf_id}_value", secret_id=secret.id, secret_string_wo=value,
+                # Written once. Rotating is a new Secrets Manager version (see the README's
+                # runbook), never a bump here: this resource does not fight it.
+                secret_string_wo_version=1,
+            )
+            self.arns[g.name] = secret.arn
+
+        region = AwsAccount.of(self).region
+        role = IrsaRole(
+            self, "bootstrap_role", name=f"{prefix}-airflow-db-bootstrap", oidc_provider_arn=oidc_provider_arn,
+            oidc_issuer_host=oidc_issuer_host, service_accounts=[f"{namespace}:{DB_BOOTSTRAP_SERVICE_ACCOUNT}"],
+            statements=(
+                {"Sid": "ReadMasterAndAirflowRoleSecrets", "Effect": "Allow",
+                 "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                 "Resource": [master_secret_arn, self.arns["db-password"]]},
+                {"Sid": "DecryptThem", "Effect": "Allow", "Action": "kms:Decrypt",
+                 "Resource": [master_secret_key_arn, key.arn],
+                 "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
+            ),
+        )
+        self.bootstrap_role_arn = role.arn

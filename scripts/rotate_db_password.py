@@ -1,0 +1,64 @@
+#!/usr/bin/env python
+"""Rotates the password of Airflow's own PostgreSQL role: `make rotate-db-password`.
+
+1. Draws a new password with Secrets Manager's GetRandomPassword (32 alphanumerics) and
+   stores it as the new AWSCURRENT version of `<prefix>/airflow/db-password`. The value
+   goes from one AWS call to the next: it is never printed, logged or written to disk.
+2. Runs `cdktf deploy apps --auto-approve`. The new version id changes the revision of
+   the Kubernetes Secrets built from it (rewritten write-only), replaces the bootstrap Job
+   (which sets the new password on the role, as master, over TLS), and changes the pods'
+   annotation, so Helm restarts PgBouncer and every Airflow component with the new value.
+
+The RDS master password is untouched (RDS rotates it on its own; Airflow never uses it).
+Needs the deploy's AWS credentials and the same AIRFLOW_PLATFORM_* settings as the deploy.
+
+Usage: python scripts/rotate_db_password.py [--no-deploy]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from airflow_platform.constructs.secret_store import GENERATED, secret_name  # noqa: E402
+
+DEPLOY = ["cdktf", "deploy", "apps", "--auto-approve"]
+LENGTH = next(g.length for g in GENERATED if g.name == "db-password")
+
+
+def rotate(secretsmanager, prefix: str) -> str:
+    """Stores a new current version; returns its version id (never the value)."""
+    name = secret_name(prefix, "db-password")
+    secretsmanager.describe_secret(SecretId=name)  # a clear error before anything changes
+    value = secretsmanager.get_random_password(PasswordLength=LENGTH, ExcludePunctuation=True)["RandomPassword"]
+    return secretsmanager.put_secret_value(SecretId=name, SecretString=value)["VersionId"]
+
+
+def main(argv: list[str] | None = None, *, client=None, run: Callable[[list[str]], int] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-deploy", action="store_true",
+                        help="only store the new version; the next `make deploy` applies it")
+    args = parser.parse_args(argv)
+    from airflow_platform.settings import load_settings
+
+    settings = load_settings()
+    if client is None:
+        import boto3
+
+        client = boto3.client("secretsmanager", region_name=settings.region)
+    version = rotate(client, settings.prefix)
+    print(f"new version {version} of {secret_name(settings.prefix, 'db-password')} is current", flush=True)
+    if args.no_deploy:
+        print("not deployed: run `make deploy` (or `cdktf deploy apps`) to apply it")
+        return 0
+    print(f"$ {' '.join(DEPLOY)}  (re-runs the role bootstrap Job, restarts PgBouncer and Airflow)", flush=True)
+    return (run or (lambda cmd: subprocess.run(cmd, check=False).returncode))(DEPLOY)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
