@@ -280,8 +280,9 @@ def validate(s: Settings) -> list[str]:
         if not cidrs:
             bad(setting, [], "give at least one CIDR (0.0.0.0/0 for everyone)")
         for cidr in cidrs:
-            if cidr_problem(cidr, ipv6_ok=setting == "load_balancer_source_cidrs"):
-                bad(setting, cidr, cidr_problem(cidr, ipv6_ok=setting == "load_balancer_source_cidrs"))
+            problem = cidr_problem(cidr, ipv6_ok=setting == "load_balancer_source_cidrs")
+            if problem:
+                bad(setting, cidr, problem)
 
     if s.flow_log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
         bad("flow_log_retention_days", s.flow_log_retention_days,

@@ -280,3 +280,10 @@ def test_prod_runs_two_schedulers_with_disruption_budgets(synth, synth_prod, cha
         assert dev[key]["podDisruptionBudget"]["enabled"] is False, key
     assert prod["workers"]["celery"]["podDisruptionBudget"]["enabled"] is True
     assert prod["workers"]["celery"]["keda"]["enabled"] is True and dev["workers"]["celery"]["keda"]["enabled"] is False
+
+
+def test_no_pgbouncer_value_the_chart_ignores():
+    """With configSecretName the chart renders no pgbouncer.ini of its own, so these would be
+    dead settings that look like they configure PgBouncer."""
+    pgbouncer = yaml.safe_load(VALUES_FILE.read_text())["pgbouncer"]
+    assert not {"maxClientConn", "metadataPoolSize", "resultBackendPoolSize", "sslmode"} & set(pgbouncer)
