@@ -1,5 +1,5 @@
 # Entry points. `make synth` and `make test` work on a fresh clone with Python 3.11+,
-# Node 20+ and Terraform 1.10+ (see README.md).
+# Node 22 (20 still works) and Terraform 1.10+ (see README.md).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := synth
