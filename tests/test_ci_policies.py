@@ -28,15 +28,14 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
-from paths import REPO
 from tf_json import resources
+from tools.emulator.api_calls import ACTIONS_RECORD, read_record
 
 ACCOUNT = "123456789012"
-ACTIONS_FILE = REPO / "security" / "ci_actions.yaml"
+ACTIONS_FILE = ACTIONS_RECORD  # security/ci_actions.yaml
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +61,7 @@ TOLERATED = {"iam:GetUser"}
 
 
 def recorded_actions() -> dict[str, list[str]]:
-    return {stack: [a for a in actions if a not in TOLERATED]
-            for stack, actions in yaml.safe_load(ACTIONS_FILE.read_text()).items()}
+    return {stack: [a for a in actions if a not in TOLERATED] for stack, actions in read_record(ACTIONS_FILE).items()}
 
 
 # --- what each recorded action acts on: a resource of this platform, with its condition keys ---

