@@ -42,7 +42,7 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## synthesize both stacks to cdktf.out/stacks/{infra,apps}/cdk.tf.json (no AWS account needed)
+## synthesize every stack to cdktf.out/stacks/{infra,apps,bootstrap}/cdk.tf.json (no AWS account needed)
 synth: setup
 	cdktf synth
 
