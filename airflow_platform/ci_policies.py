@@ -176,7 +176,9 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         _allow("RdsThePlatformDatabase", ["rds:*"], [t.arn("rds", f"*:{t.prefix}-*"), t.arn("rds", "og:default:*")]),
         _allow("LogsReads", ["logs:DescribeLogGroups"], "*"),
         _allow("LogsThePlatformLogGroups", ["logs:*"], t.log_groups),
-        _allow("KmsCreateTaggedKeys", ["kms:CreateKey"], "*", {"StringEquals": {
+        # Tags on CreateKey need kms:TagResource on every key (AWS KMS developer guide): the
+        # request tags must be the platform's. docs/ci-cd.md states the ABAC risk that remains.
+        _allow("KmsCreateTaggedKeys", ["kms:CreateKey", "kms:TagResource"], "*", {"StringEquals": {
             f"aws:RequestTag/{PROJECT_TAG}": t.name, f"aws:RequestTag/{ENVIRONMENT_TAG}": t.profile}}),
         _allow("KmsListAliases", ["kms:ListAliases"], "*"),
         _allow("KmsThePlatformKeys", ["kms:*"], t.arn("kms", "key/*"), {"StringEquals": t.platform_tags}),

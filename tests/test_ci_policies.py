@@ -89,7 +89,7 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
         bucket = f"arn:aws:s3:::{p}-logs-{ACCOUNT}-{t.region}"
         return (f"{bucket}/dag_id=example/run.log" if op in ("GetObject", "PutObject", "DeleteObject") else bucket), {}
     if service == "kms":
-        if op == "CreateKey":
+        if op in ("CreateKey", "TagResource"):  # tags given at creation
             return "*", {"aws:RequestTag/Project": t.name, "aws:RequestTag/Environment": t.profile}
         if op == "ListAliases":
             return "*", {}
