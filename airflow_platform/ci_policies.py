@@ -242,19 +242,23 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
 def boundary_policy(t: CiTarget) -> dict[str, Any]:
     """The most any platform role (cluster, nodes, CSI driver, Airflow, autoscaler, DB job) may do.
 
-    No IAM at all and no role chaining: a role made by the deploy role cannot make another.
+    An allow-list: what it does not allow, a role inside it cannot do, whatever its own
+    policies say. No IAM but the service-linked roles EKS creates (a load balancer's), no
+    role chaining: a role made by the deploy role cannot make or become another.
+    tests/test_ci_policies.py checks it covers the AWS-managed policies the stacks attach.
     """
     return document([
-        _deny("NoIam", ["iam:*", "organizations:*", "account:*"], "*"),
         _deny("NoRoleChaining", ["sts:AssumeRole"], "*"),
         _allow("ClusterNodesAndLoadBalancers", ["ec2:*", "elasticloadbalancing:*", "autoscaling:*",
-                                                "eks:Describe*", "eks:List*", "cloudwatch:PutMetricData",
-                                                "ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
-                                                "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
-                                                "ecr:DescribeRepositories", "ecr:DescribeImages",
-                                                "ssm:GetParameter", "sts:GetCallerIdentity"], "*"),
-        _allow("ThePlatformLogGroups", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                        "logs:DescribeLogGroups", "logs:DescribeLogStreams"], "*"),
+                                                "eks:Describe*", "eks:List*", "eks-auth:AssumeRoleForPodIdentity",
+                                                "cloudwatch:PutMetricData", "ecr:GetAuthorizationToken",
+                                                "ecr:BatchCheckLayerAvailability", "ecr:BatchGet*", "ecr:Describe*",
+                                                "ecr:Get*", "ecr:List*", "ssm:GetParameter",
+                                                "sts:GetCallerIdentity"], "*"),
+        _allow("LoadBalancerServiceLinkedRole", ["iam:CreateServiceLinkedRole"], "*",
+               {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}),
+        _allow("Logs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:PutRetentionPolicy",
+                        "logs:Describe*", "logs:GetLogEvents"], "*"),
         _allow("ThePlatformBuckets", ["s3:*"], t.platform_buckets),
         _allow("ThePlatformKeys", ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
                                    "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
