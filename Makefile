@@ -1,5 +1,5 @@
 # Entry points. `make synth` and `make test` work on a fresh clone with Python 3.11+,
-# Node 20+ and Terraform 1.11+ (see README.md).
+# Node 22 (20 still works) and Terraform 1.11+ (see README.md).
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := synth
@@ -47,7 +47,7 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## synthesize both stacks to cdktf.out/stacks/{infra,apps}/cdk.tf.json (no AWS account needed)
+## synthesize every stack to cdktf.out/stacks/{infra,apps,bootstrap}/cdk.tf.json (no AWS account needed)
 synth: setup
 	cdktf synth
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""cdktf's app entry point: validate the settings, then synthesize `infra` and `apps`."""
+"""cdktf's app entry point: validate the settings, then synthesize `infra`, `apps` and `bootstrap`."""
 
 import sys
 

@@ -1,4 +1,5 @@
-"""Builds and synthesizes the App: settings -> InfraStack, AppsStack (apps depends on infra)."""
+"""Builds and synthesizes the App: settings -> InfraStack, AppsStack (apps depends on infra), and
+BootstrapStack (on its own: applied once by an administrator, `cdktf deploy bootstrap`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from cdktf import App
 
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.apps import AppsStack
+from airflow_platform.stacks.bootstrap import BootstrapStack
 from airflow_platform.stacks.infra import InfraStack
 
 
 def synthesize(settings: Settings, outdir: str | Path | None = None) -> Path:
-    """Both stacks to `<outdir>/stacks/{infra,apps}/cdk.tf.json`; returns the outdir.
+    """Every stack to `<outdir>/stacks/{infra,apps,bootstrap}/cdk.tf.json`; returns the outdir.
 
     Without `outdir`, cdktf's own choice: `CDKTF_OUTDIR` (set by the cdktf CLI) or `cdktf.out`.
     `App.synth()` prepares every stack first, so cross-stack references resolve.
@@ -21,5 +23,6 @@ def synthesize(settings: Settings, outdir: str | Path | None = None) -> Path:
     infra = InfraStack(app, "infra", settings=settings)
     apps = AppsStack(app, "apps", settings=settings, infra=infra.outputs)
     apps.add_dependency(infra)
+    BootstrapStack(app, "bootstrap", settings=settings)  # no dependency either way
     app.synth()
     return Path(app.outdir)

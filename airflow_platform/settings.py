@@ -89,6 +89,8 @@ class Settings:
     state_bucket: str = _setting("S3 bucket for Terraform state; empty keeps state in local files")
     state_region: str = _setting("region of the state bucket; empty means the region above")
     state_key_prefix: str = _setting("prefix of the state keys: <prefix>/<stack>.tfstate")
+    github_repository: str = _setting("owner/name of the GitHub repository whose workflows may assume the CI roles")
+    github_oidc_provider_exists: bool = _setting("the account already has GitHub's OIDC provider: look it up, do not create it")
 
     # --- values derived from the profile: cost and availability choices -----------------
 
@@ -136,6 +138,11 @@ class Settings:
     @property
     def effective_state_region(self) -> str:
         return self.state_region or self.region
+
+    @property
+    def permissions_boundary_name(self) -> str:
+        """The policy every role the deploy role creates must carry (made by the bootstrap stack)."""
+        return f"{self.prefix}-permissions-boundary"
 
 
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
@@ -232,6 +239,11 @@ K8S_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 PG_IDENT_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$")
 SEMVER_RE = re.compile(r"^\d+\.\d+\.\d+$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Names S3 refuses beyond the characters: an IP address, reserved prefixes and suffixes, `..`, `.-`, `-.`.
+BUCKET_RESERVED_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$|^(xn--|sthree-|amzn-s3-demo-)|(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$"
+                                r"|\.\.|\.-|-\.")
+# GitHub: owner 1-39 letters, digits, single inner hyphens; repository 1-100 of letters, digits, . _ -
+GITHUB_REPOSITORY_RE = re.compile(r"^(?=[^/]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 PRINCIPAL_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 ACM_RE = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 GIT_URL_RE = re.compile(r"^(https://[^\s@]+|ssh://[^\s]+|git@[\w.-]+:[^\s]+)$")
@@ -369,12 +381,18 @@ def validate(s: Settings) -> list[str]:
     if s.acm_certificate_arn and not ACM_RE.match(s.acm_certificate_arn):
         bad("acm_certificate_arn", s.acm_certificate_arn, "use an ACM certificate ARN, or leave it empty for HTTP")
 
-    if s.state_bucket and (not BUCKET_RE.match(s.state_bucket) or ".." in s.state_bucket):
-        bad("state_bucket", s.state_bucket, "use an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+    if s.state_bucket and (not BUCKET_RE.match(s.state_bucket) or BUCKET_RESERVED_RE.search(s.state_bucket)):
+        bad("state_bucket", s.state_bucket, "use an S3 bucket name: 3-63 lowercase letters, digits, dots, hyphens, "
+            "starting and ending with a letter or digit, no '..', '.-' or '-.', not an IP address, "
+            "no reserved prefix (xn--, sthree-) or suffix (-s3alias, --ol-s3, .mrap, --x-s3)")
     if s.state_region and not REGION_RE.match(s.state_region):
         bad("state_region", s.state_region, "use an AWS region code, or leave it empty for the region above")
     if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", s.state_key_prefix):
         bad("state_key_prefix", s.state_key_prefix, "use a path of letters, digits, dots, hyphens and slashes")
+    if not GITHUB_REPOSITORY_RE.match(s.github_repository):
+        bad("github_repository", s.github_repository,
+            "use owner/name as GitHub spells it, such as your-org/airflow-on-eks (owner: up to 39 letters, digits "
+            "and single hyphens; name: up to 100 letters, digits, '.', '_' and '-')")
     if eks_version_ok and cluster_autoscaler_tag(s.eks_version) is None:
         bad("eks_version", s.eks_version, "use a version with a known Cluster Autoscaler release: "
             + ", ".join(CLUSTER_AUTOSCALER_TAGS))

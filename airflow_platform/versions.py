@@ -63,9 +63,10 @@ PINNED: tuple[PinnedVersion, ...] = (
         "HashiCorp archived CDKTF in December 2025; 0.21.0 is its last release",
         "none upstream: the synthesized JSON is plain Terraform and keeps working"),
     PinnedVersion(
-        "Node.js (CI, deploys)", "24", "`.github/workflows/*.yml`, package.json engines", date(2028, 4, 30),
-        "Node.js release schedule (24 is LTS until 2028-04-30; 20 ended 2026-04-30)",
-        "bump `node-version` in the workflows"),
+        "Node.js (CI, deploys)", "22", "`.github/workflows/*.yml`, package.json engines", date(2027, 4, 30),
+        "Node.js release schedule (22 is LTS until 2027-04-30). Not 24: cdktf-cli 0.21.0's "
+        "@cdktf/node-pty-prebuilt-multiarch 0.10.2 ships binaries up to Node 22 only",
+        "bump `node-version` in the workflows once cdktf-cli runs on the next LTS"),
     PinnedVersion(
         "Python", "3.11", "Pipfile (`python_version`), workflows", date(2027, 10, 31),
         "Python release schedule (3.11 security support ends October 2027)",

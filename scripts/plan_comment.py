@@ -5,12 +5,15 @@ Used by .github/workflows/plan.yml after `make synth`; standard library only.
 
     plan_comment.py plan    --results FILE infra apps   terraform init + plan in cdktf.out/stacks/<stack>
     plan_comment.py comment --results FILE              create or update one comment per stack
+    plan_comment.py comment --results FILE --out-dir D  or write them to D/<stack>.md (plan.yml posts them)
     plan_comment.py check   --results FILE              exit 1 if a plan genuinely failed
 
 Each comment starts with a hidden marker (`<!-- airflow-platform-plan:<stack> -->`), so a
 later push updates the same comment instead of adding another one. Plans longer than
-COLLAPSE_LINES are folded in <details>, and the body is cut to GitHub's 65,536-character
-limit with a note saying so (the full plan is always in the job log).
+COLLAPSE_LINES are folded in <details>, and the body is cut 2,048 characters below GitHub's
+65,536-character limit with a note saying so (the full plan is always in the job log).
+Secret ids (`[id=...]` of Secrets Manager and random_password addresses) are masked as
+soon as terraform has answered, so no log, file or comment holds them.
 
 A stack listed after another reads that stack's outputs (cdktf cross-stack references go
 through a terraform_remote_state data source). Until the earlier stack has been applied,
@@ -36,6 +39,9 @@ from typing import Callable, Iterable, Iterator
 
 MARKER_PREFIX = "airflow-platform-plan"
 MAX_COMMENT_CHARS = 65536  # GitHub rejects a longer issue/PR comment body
+# What a comment is cut to: a margin below the limit, since GitHub may count differently
+# than Python (characters outside the BMP, line ends normalized on its side).
+COMMENT_BUDGET = MAX_COMMENT_CHARS - 2048
 COLLAPSE_LINES = 20
 BOT_LOGIN = "github-actions[bot]"  # the author of comments made with GITHUB_TOKEN
 
@@ -50,6 +56,13 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Progress lines of the refresh: one per resource, no information for a reviewer.
 NOISE_RE = re.compile(r": (Refreshing state\.\.\.|Reading\.\.\.|Read complete after |Still reading\.\.\.)")
 PLAN_LINE_RE = re.compile(r"^Plan: .*$", re.MULTILINE)
+
+# A line about a secret's resource or data source (`data.aws_secretsmanager_secret_version.db:
+# Read complete after 0s [id=arn:...|AWSCURRENT]`, `random_password.x: ... [id=...]`): its
+# `[id=...]` may be the secret itself (a random_password's id is its value), so it is masked.
+SENSITIVE_ADDRESS_RE = re.compile(r"\b(aws_secretsmanager_\w+|random_password)\.")
+ID_RE = re.compile(r"\[id=[^\]]*\]")
+MASKED_ID = "[id=(masked)]"
 
 NO_CHANGES, CHANGES, FAILED, WAITING = "no-changes", "changes", "failed", "waiting"
 ICONS = {NO_CHANGES: "✅", CHANGES: "📝", FAILED: "❌", WAITING: "⏳"}
@@ -77,17 +90,24 @@ def run_command(args: list[str]) -> tuple[int, str]:
     return proc.returncode, proc.stdout
 
 
+def mask_secrets(text: str) -> str:
+    """Every `[id=...]` on a line that names a Secrets Manager or random_password address, masked."""
+    return "\n".join(ID_RE.sub(MASKED_ID, line) if SENSITIVE_ADDRESS_RE.search(line) else line
+                     for line in text.split("\n"))
+
+
 def plan_stack(stack: str, stacks_dir: Path, terraform: str = "terraform",
                run: Runner = run_command) -> StackResult:
+    """Masked at once: what is kept (log, results file, artifact, comment) never holds a secret id."""
     workdir = f"-chdir={stacks_dir / stack}"
     code, output = run([terraform, workdir, "init", "-input=false", "-no-color"])
     if code != 0:
-        return StackResult(stack, "init", code, output)
+        return StackResult(stack, "init", code, mask_secrets(output))
     # -lock=false: a pull request plan never writes state, and a cancelled run must not
     # leave a lock behind that blocks the next deploy.
     code, output = run([terraform, workdir, "plan", "-input=false", "-no-color", "-lock=false",
                         "-detailed-exitcode"])
-    return StackResult(stack, "plan", code, output)
+    return StackResult(stack, "plan", code, mask_secrets(output))
 
 
 def print_to_log(title: str, text: str) -> None:
@@ -112,7 +132,7 @@ class Outcome:
 
 
 def clean_output(text: str) -> str:
-    text = ANSI_RE.sub("", text).replace("\r\n", "\n")
+    text = mask_secrets(ANSI_RE.sub("", text).replace("\r\n", "\n"))  # again: results may come from elsewhere
     lines = [line for line in text.split("\n") if not NOISE_RE.search(line)]
     return "\n".join(lines).strip("\n") + "\n"
 
@@ -200,7 +220,7 @@ def waiting_note(stack: str, upstream: str) -> str:
 
 
 def render_comment(outcome: Outcome, output: str, *, commit: str = "", run_url: str = "",
-                   limit: int = MAX_COMMENT_CHARS) -> str:
+                   limit: int = COMMENT_BUDGET) -> str:
     """The whole comment for one stack, never longer than `limit` characters."""
     text = clean_output(output)
     title = f"{marker(outcome.stack)}\n### {ICONS[outcome.status]} Terraform plan: `{outcome.stack}`\n\n"
@@ -360,6 +380,13 @@ def cmd_comment(args: argparse.Namespace, env: dict | None = None, transport: Tr
         for _, body in bodies:
             print(body)
         return 0
+    if args.out_dir:  # for another job to post (plan.yml): one <stack>.md per stack
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for outcome, body in bodies:
+            (out / f"{outcome.stack}.md").write_text(body, encoding="utf-8")
+            print(f"{outcome.stack}: comment written to {out / (outcome.stack + '.md')}")
+        return 0
 
     missing = [name for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL", "PR_NUMBER")
                if not env.get(name)]
@@ -396,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("comment", help="create or update one pull request comment per stack")
     c.add_argument("--results", required=True)
     c.add_argument("--dry-run", action="store_true", help="print the comments instead of posting them")
+    c.add_argument("--out-dir", help="write <stack>.md files instead of posting them")
     k = sub.add_parser("check", help="exit 1 if a plan genuinely failed")
     k.add_argument("--results", required=True)
     args = parser.parse_args(argv)

@@ -20,12 +20,13 @@ os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 @dataclass
 class Synthesized:
-    """Both stacks of one synthesis: the JSON, and the folder Terraform would run in."""
+    """The stacks of one synthesis: the JSON, and the folder Terraform would run in."""
 
     settings: Settings
     outdir: Path
     infra: dict
     apps: dict
+    bootstrap: dict
 
     def stack_dir(self, stack: str) -> Path:
         return self.outdir / "stacks" / stack
@@ -35,7 +36,7 @@ def synthesize(settings: Settings, outdir: Path) -> Synthesized:
     from airflow_platform.app import synthesize as synthesize_app  # slow import: only when a test needs it
 
     synthesize_app(settings, outdir)
-    stacks = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in ("infra", "apps")}
+    stacks = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in ("infra", "apps", "bootstrap")}
     return Synthesized(settings=settings, outdir=outdir, **stacks)
 
 
@@ -51,13 +52,13 @@ ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
-    HTTPS, a private DAG repository over SSH, KEDA."""
+    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
         acm_certificate_arn=ACM_CERTIFICATE_ARN,
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
-        celery_worker_autoscaling="true",
+        celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 

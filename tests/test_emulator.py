@@ -4,7 +4,7 @@
 One apply cycle takes minutes, so it runs once per module: the `cycle` fixture applies,
 the tests below look at the result through boto3, and the LAST test destroys and checks
 that nothing is left. pytest runs a module's tests in the order they are written; keep
-`test_destroy_leaves_nothing` last. Whatever fails, or whichever tests are selected, the
+`test_destroy_leaves_nothing` and then the action record last. Whatever fails, or whichever tests are selected, the
 fixture's teardown destroys what is left and stops moto.
 """
 
@@ -20,7 +20,8 @@ from collections import Counter
 import pytest
 
 from airflow_platform.constructs.secret_store import GENERATED, secret_name
-from tools.emulator.cycle import PLAN_FILE, STATE_FILE, EmulatorCycle, Phases
+from tools.emulator.api_calls import ACTIONS_RECORD, iam_actions, read_record
+from tools.emulator.cycle import PLAN_FILE, STATE_FILE, EmulatorCycle, Phases, counts_table
 
 pytestmark = pytest.mark.emulator
 
@@ -33,7 +34,7 @@ CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager",
 def cycle(synth, tmp_path_factory):
     lines: list[str] = []
     cycle = EmulatorCycle(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"),
-                          phases=Phases(report=lines.append))
+                          phases=Phases(report=lines.append), record_api_calls=True)
     try:
         cycle.up()
         yield cycle
@@ -351,3 +352,14 @@ def test_destroy_leaves_nothing(cycle, capsys, secret_values):
     with capsys.disabled():  # the benchmark, in the test run's output
         print(f"\nemulator cycle ({sum(counts.values())} resources):")
         print("\n".join(f"  {line}" for line in cycle.phases.table().splitlines()))
+
+
+def test_the_recorded_aws_actions_are_the_ones_the_ci_policies_are_tested_against(cycle):
+    """After destroy: apply, re-plan and destroy are all in the debug logs. tests/test_ci_policies.py
+    proves the deploy and plan policies against security/ci_actions.yaml; this keeps that file true."""
+    assert cycle.destroyed
+    recorded = iam_actions(cycle.debug_logs())
+    committed = set(read_record(ACTIONS_RECORD)["infra"])
+    assert {"ec2:CreateVpc", "ec2:DeleteVpc", "ec2:DescribeVpcs"} <= recorded
+    assert (sorted(recorded - committed), sorted(committed - recorded)) == ([], []), (
+        "rewrite it: pipenv run python -m tools.emulator.rehearse --record-actions")

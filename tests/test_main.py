@@ -21,6 +21,8 @@ def run_main(tmp_path, **env_overrides):
 @pytest.mark.parametrize("setting, value, expected", [
     ("AIRFLOW_PLATFORM_RDS_VPC_CIDR", "10.0.0.0/16", "rds_vpc_cidr: '10.0.0.0/16' overlaps eks_vpc_cidr"),
     ("AIRFLOW_PLATFORM_PROFILE", "staging", "profile: 'staging' is not allowed; use one of dev, prod"),
+    ("AIRFLOW_PLATFORM_GITHUB_REPOSITORY", "your-org", "github_repository: 'your-org' is not allowed; use owner/name"),
+    ("AIRFLOW_PLATFORM_STATE_BUCKET", "Tf_State", "state_bucket: 'Tf_State' is not allowed; use an S3 bucket name"),
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "five", "node_min_size: 'five' (from AIRFLOW_PLATFORM_NODE_MIN_SIZE) is not a whole number"),
     # dev's pods do not fit one m6i.large: the capacity check names the numbers
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "1", "node_min_size: 1 is too small for 1 worker(s): 1 x m6i.large"),

@@ -1,4 +1,4 @@
-"""Security gate: checkov on both stacks of both profiles, secret scans, Kubernetes schemas."""
+"""Security gate: checkov on every stack of both profiles, secret scans, Kubernetes schemas."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ FIXTURES = {"dev": "synth", "prod": "synth_prod"}
 
 
 def stack_files(synth, target):
-    """Just the two cdk.tf.json files (cdktf.out also holds a manifest)."""
-    for stack in ("infra", "apps"):
+    """Just the cdk.tf.json files of the three stacks (cdktf.out also holds a manifest)."""
+    for stack in ("infra", "apps", "bootstrap"):
         (target / stack).mkdir(parents=True)
         shutil.copy(synth.stack_dir(stack) / "cdk.tf.json", target / stack / "cdk.tf.json")
     return target
@@ -103,7 +103,7 @@ def test_no_password_key_or_token_value_in_cdktf_out(request, profile):
     """The database password, Fernet key, API secret and JWT secret exist only at apply time:
     in the JSON every such value is a Terraform expression reading AWS, never a literal."""
     synth = request.getfixturevalue(FIXTURES[profile])
-    documents = {f"{s}.json": getattr(synth, s) for s in ("infra", "apps")}
+    documents = {f"{s}.json": getattr(synth, s) for s in ("infra", "apps", "bootstrap")}
     for name, release in resources(synth.apps, "helm_release").items():  # every chart's values
         for i, values in enumerate(release["values"]):
             documents[f"helm values {name} {i}"] = yaml.safe_load(values)

@@ -186,3 +186,33 @@ def test_subnets_are_accepted_exactly_when_inside_the_vpc(subnets):
         load(**overrides)
     else:
         assert any(p.startswith("eks_private_subnet_cidrs:") for p in problems(**overrides))
+
+
+# --- the bootstrap stack's inputs -------------------------------------------------------------
+
+@pytest.mark.parametrize("repository", ["your-org/airflow-on-eks", "A/b", "my-org-1/repo.name_2", "o/.github"])
+def test_github_repositories_github_accepts(repository):
+    assert load(github_repository=repository).github_repository == repository
+
+
+@pytest.mark.parametrize("repository", ["airflow-on-eks", "org/", "/repo", "org/repo/extra", "-org/repo",
+                                        "org-/repo", "my--org/repo", "org/re po", "org/..", "org/.",
+                                        "o" * 40 + "/repo", "org/" + "r" * 101, "https://github.com/org/repo"])
+def test_malformed_github_repository_names_the_setting_value_and_rule(repository):
+    found = problems(github_repository=repository)
+    assert found == [f"github_repository: {repository!r} is not allowed; use owner/name as GitHub spells it, "
+                     "such as your-org/airflow-on-eks (owner: up to 39 letters, digits and single hyphens; "
+                     "name: up to 100 letters, digits, '.', '_' and '-')"]
+
+
+@pytest.mark.parametrize("bucket", ["ab", "Tfstate", "tf_state", "-tfstate", "tfstate-", "tf..state", "tf.-state",
+                                    "tf-.state", "192.168.5.4", "xn--tfstate", "sthree-tfstate", "tfstate-s3alias",
+                                    "tfstate--ol-s3", "tfstate.mrap", "tfstate--x-s3", "t" * 64])
+def test_state_bucket_names_s3_refuses(bucket):
+    found = problems(state_bucket=bucket)
+    assert len(found) == 1 and found[0].startswith(f"state_bucket: {bucket!r} is not allowed; use an S3 bucket name")
+
+
+@pytest.mark.parametrize("bucket", ["abc", "tfstate-airflow-123456789012", "my.state.bucket", "t" * 63])
+def test_state_bucket_names_s3_accepts(bucket):
+    assert load(state_bucket=bucket).state_bucket == bucket

@@ -12,6 +12,7 @@ from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscale
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
 from airflow_platform.constructs.peered_database import PeeredDatabase
+from airflow_platform.constructs.permissions_boundary import apply_permissions_boundary
 from airflow_platform.constructs.rds_vpc import RdsVpc
 from airflow_platform.constructs.secret_store import AirflowSecretStore, output_name
 from airflow_platform.settings import Settings
@@ -29,6 +30,8 @@ class InfraStack(TerraformStack):
         configure_backend(self, id, s)
         AwsProvider(self, "aws", region=s.region,
                     default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+        # The deploy role creates no role without it (bootstrap stack).
+        apply_permissions_boundary(self, s.permissions_boundary_name)
 
         eks_vpc = EksVpc(
             self, "eks_vpc", name=f"{s.prefix}-eks", cluster_name=s.cluster_name, cidr_block=s.eks_vpc_cidr,

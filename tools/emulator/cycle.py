@@ -11,7 +11,7 @@ test (`tests/test_emulator.py`) and the rehearsal command (`tools/emulator/rehea
     finally:
         cycle.close()                   # destroys if still needed, then stops moto
 
-The synthesized folder is copied to `<workdir>/infra` and its `cdk.tf.json` replaced by the
+The synthesized folder is copied to `<workdir>/<stack>` and its `cdk.tf.json` replaced by the
 adapted one (tools/emulator/adapt.py); state stays in that folder. Every phase is timed
 (`phases.timings`) and its Terraform output kept in `<workdir>/logs/<phase>.log`; moto's
 own log is `<workdir>/moto.log`.
@@ -81,10 +81,13 @@ class Phases:
 class EmulatorCycle:
     """Apply and destroy one synthesized stack folder against a moto server of its own."""
 
-    def __init__(self, stack_dir: Path, workdir: Path, *, phases: Phases | None = None) -> None:
+    def __init__(self, stack_dir: Path, workdir: Path, *, phases: Phases | None = None,
+                 record_api_calls: bool = False) -> None:
         self.source_dir = Path(stack_dir)
         self.workdir = Path(workdir)
-        self.stack_dir = self.workdir / "infra"
+        self.stack_dir = self.workdir / self.source_dir.name
+        # TF_LOG=debug per phase (`<workdir>/logs/<phase>.debug.log`): the API calls the provider made.
+        self.record_api_calls = record_api_calls
         self.logs_dir = self.workdir / "logs"
         self.phases = phases or Phases()
         self.moto = MotoServer(self.workdir / "moto.log")
@@ -242,6 +245,7 @@ class EmulatorCycle:
                   if a.get("TargetKeyId") and not a["AliasName"].startswith("alias/aws/")]
         found += [f"IAM role {r['RoleName']}" for r in iam.list_roles()["Roles"]
                   if not r["Path"].startswith("/aws-service-role/")]
+        found += [f"IAM policy {p['PolicyName']}" for p in iam.list_policies(Scope="Local")["Policies"]]
         found += [f"IAM OIDC provider {p['Arn']}"
                   for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
         found += [f"log group {g['logGroupName']}" for g in logs.describe_log_groups()["logGroups"]]
@@ -250,8 +254,15 @@ class EmulatorCycle:
 
     # --- Terraform ----------------------------------------------------------------------------
 
+    def debug_logs(self) -> list[Path]:
+        return sorted(self.logs_dir.glob("*.debug.log"))
+
     def _terraform(self, *args: str, log: str, check: bool = True):
-        return terraform(self.stack_dir, *args, env=self._env, log_path=self.logs_dir / f"{log}.log", check=check)
+        env = self._env
+        if self.record_api_calls:
+            # The provider's log only: Terraform core's own debug output would double the time.
+            env = dict(env, TF_LOG_PROVIDER="debug", TF_LOG_PATH=str(self.logs_dir / f"{log}.debug.log"))
+        return terraform(self.stack_dir, *args, env=env, log_path=self.logs_dir / f"{log}.log", check=check)
 
 
 def counts_table(counts: Counter) -> str:

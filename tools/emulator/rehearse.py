@@ -1,6 +1,6 @@
 """Rehearse a deployment of the infra stack against moto on 127.0.0.1: no AWS account needed.
 
-    make rehearse        # or: pipenv run python -m tools.emulator.rehearse [--keep]
+    make rehearse        # or: pipenv run python -m tools.emulator.rehearse [--keep] [--record-actions]
 
 Synthesizes the app with the current settings (cdktf.json, AIRFLOW_PLATFORM_* variables),
 starts moto, and runs real Terraform with the real AWS provider on the infra stack
@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tools.emulator.api_calls import ACTIONS_RECORD, iam_actions, update_record
 from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
 from tools.emulator.moto_server import MotoError
 from tools.terraform_cli import TerraformError
@@ -59,6 +60,8 @@ def tail(text: str, lines: int = 40) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.emulator.rehearse", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, state) afterwards")
+    parser.add_argument("--record-actions", action="store_true",
+                        help="record the AWS actions Terraform calls (TF_LOG=debug) into security/ci_actions.yaml")
     args = parser.parse_args(argv)
 
     from airflow_platform.settings import SettingsError, load_settings
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with phases("synthesize"):
             stack_dir = synthesize(workdir / "cdktf.out")
-        cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases)
+        cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases, record_api_calls=args.record_actions)
         cycle.start()
         say(f"moto at {cycle.moto.endpoint}; adapted for it: {', '.join(a.name for a in cycle.adaptations)}")
         cycle.init()
@@ -100,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         left = cycle.leftovers()
         if left:
             raise RehearsalFailed("left after destroy:\n  " + "\n  ".join(left))
+        if args.record_actions:
+            actions = iam_actions(cycle.debug_logs())
+            update_record(ACTIONS_RECORD, actions)
+            say(f"{len(actions)} AWS actions recorded in {ACTIONS_RECORD.relative_to(ACTIONS_RECORD.parents[1])}")
         status = 0
     except KeyboardInterrupt:
         say("interrupted: cleaning up (Ctrl-C again to skip the destroy)")

@@ -1,0 +1,112 @@
+"""BootstrapStack: what CI needs before it can deploy, applied once by an administrator
+(`cdktf deploy bootstrap`). AWS provider only; it depends on no other stack and no other
+stack depends on it.
+
+- the Terraform state bucket (versioned, old versions kept a year, SSE-S3, never public, TLS only);
+- GitHub's OIDC provider, created or looked up (`github_oidc_provider_exists`);
+- the plan role: pull requests of `github_repository` only, read-only (ci_policies.plan_policy);
+- the deploy role: the `production` environment only (ci_policies.deploy_policy);
+- the permissions boundary every role the deploy role creates must carry.
+
+Its own state stays in a local file (`terraform.bootstrap.tfstate`): it creates the bucket
+the other stacks keep their state in.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cdktf import LocalBackend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from cdktf_cdktf_provider_aws.data_aws_iam_openid_connect_provider import DataAwsIamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+
+from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
+from airflow_platform.constructs.aws_account import AwsAccount
+from airflow_platform.constructs.iam_policy import policy_json
+from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
+from airflow_platform.settings import Settings
+from airflow_platform.stacks.infra import default_tags
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+# A first deploy of VPCs, EKS, RDS and the chart outlasts the default hour.
+DEPLOY_SESSION_SECONDS = 3 * 3600
+
+
+def github_trust_policy(provider_arn: str, subject: str) -> str:
+    """Only GitHub's tokens for `subject` (exact, no wildcard), with the audience of configure-aws-credentials."""
+    return policy_json([{
+        "Sid": "GitHubActionsOidc",
+        "Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                                       f"{GITHUB_OIDC_HOST}:sub": subject}},
+    }])
+
+
+class BootstrapStack(TerraformStack):
+    def __init__(self, scope: Construct, id: str, *, settings: Settings) -> None:
+        super().__init__(scope, id)
+        s = settings
+        LocalBackend(self, path=f"../../../terraform.{id}.tfstate")  # relative: no absolute path in the JSON
+        AwsProvider(self, "aws", region=s.effective_state_region,
+                    default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+        account = AwsAccount.of(self)
+
+        # Account id in the default name: bucket names are global.
+        bucket = S3Bucket(self, "state", bucket=s.state_bucket or f"tfstate-{s.prefix}-{account.account_id}")
+        harden_bucket(self, bucket, kms_key_arn=None)  # SSE-S3: no KMS key the CI roles would need rights on
+        # Every earlier state stays restorable for a year after it was overwritten.
+        expire_old_versions(self, bucket, noncurrent_days=365)
+        tls_only_policy(self, bucket)
+
+        if s.github_oidc_provider_exists:
+            provider_arn = DataAwsIamOpenidConnectProvider(self, "github_oidc", url=f"https://{GITHUB_OIDC_HOST}").arn
+        else:
+            provider_arn = IamOpenidConnectProvider(self, "github_oidc", url=f"https://{GITHUB_OIDC_HOST}",
+                                                    client_id_list=["sts.amazonaws.com"]).arn
+
+        target = CiTarget(
+            partition=account.partition, account_id=account.account_id, region=s.region, name=s.name,
+            profile=s.profile, prefix=s.prefix, state_bucket=bucket.bucket, state_key_prefix=s.state_key_prefix,
+            # Outside `<prefix>-*`, the names the deploy role may manage.
+            plan_role_name=f"github-{s.prefix}-plan", deploy_role_name=f"github-{s.prefix}-deploy",
+            boundary_name=s.permissions_boundary_name,
+        )
+        boundary = IamPolicy(self, "permissions_boundary", name=target.boundary_name,
+                             description=f"The most any role of {s.prefix} may do; no IAM",
+                             policy=json.dumps(boundary_policy(target), sort_keys=True))
+        repo = s.github_repository
+        plan_role = IamRole(
+            self, "plan_role", name=target.plan_role_name, max_session_duration=3600,
+            description=f"GitHub Actions of {repo}: terraform plan on pull requests, read only",
+            assume_role_policy=github_trust_policy(provider_arn, f"repo:{repo}:pull_request"),
+        )
+        IamRolePolicy(self, "plan_policy", role=plan_role.id, name="plan",
+                      policy=json.dumps(plan_policy(target), sort_keys=True))
+        # `environment:production` is the subject of every job in that environment; the
+        # environment's deployment-branch rule is what ties it to main (docs/ci-cd.md).
+        deploy_role = IamRole(
+            self, "deploy_role", name=target.deploy_role_name, max_session_duration=DEPLOY_SESSION_SECONDS,
+            description=f"GitHub Actions of {repo}: deploy and destroy in the production environment",
+            assume_role_policy=github_trust_policy(provider_arn, f"repo:{repo}:environment:production"),
+        )
+        IamRolePolicy(self, "deploy_policy", role=deploy_role.id, name="deploy",
+                      policy=json.dumps(deploy_policy(target), sort_keys=True))
+
+        self.outputs = {
+            "state_bucket": bucket.bucket,
+            "plan_role_arn": plan_role.arn,
+            "deploy_role_arn": deploy_role.arn,
+            "permissions_boundary_arn": boundary.arn,
+            "github_oidc_provider_arn": provider_arn,
+        }
+        for output_id, value in self.outputs.items():
+            TerraformOutput(self, output_id, value=value)

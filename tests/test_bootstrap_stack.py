@@ -1,0 +1,75 @@
+"""The bootstrap stack as synthesized: on its own, local state, the trusts of the two CI roles."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tf_json import only, resources
+
+
+def manifest(synth) -> dict:
+    return json.loads((synth.outdir / "manifest.json").read_text())
+
+
+def test_bootstrap_stands_alone(synth):
+    stacks = manifest(synth)["stacks"]
+    assert stacks["bootstrap"]["dependencies"] == []
+    assert stacks["infra"]["dependencies"] == [] and stacks["apps"]["dependencies"] == ["infra"]
+    text = json.dumps(synth.bootstrap)
+    assert "terraform_remote_state" not in text and "terraform_remote_state" not in json.dumps(synth.infra)
+    assert set(synth.bootstrap["provider"]) == {"aws"}
+
+
+@pytest.mark.parametrize("fixture", ["synth", "synth_prod"])
+def test_its_state_stays_local_even_when_the_others_use_the_bucket(request, fixture):
+    synth = request.getfixturevalue(fixture)
+    # The stack makes the bucket: its own state cannot live there before it exists.
+    assert synth.bootstrap["terraform"]["backend"] == {"local": {"path": "../../../terraform.bootstrap.tfstate"}}
+
+
+def trust(synth, role: str) -> dict:
+    (statement,) = json.loads(resources(synth.bootstrap, "aws_iam_role")[role]["assume_role_policy"])["Statement"]
+    return statement
+
+
+@pytest.mark.parametrize("fixture, repository", [("synth", "your-org/airflow-on-eks"), ("synth_prod", "example/pipelines")])
+@pytest.mark.parametrize("role, subject", [("plan_role", "pull_request"), ("deploy_role", "environment:production")])
+def test_each_ci_role_trusts_exactly_one_subject_of_the_repository(request, fixture, repository, role, subject):
+    statement = trust(request.getfixturevalue(fixture), role)
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity" and statement["Effect"] == "Allow"
+    assert set(statement["Condition"]) == {"StringEquals"}, "no StringLike: a wildcard would admit other refs"
+    assert statement["Condition"]["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": f"repo:{repository}:{subject}",
+    }
+
+
+def test_github_oidc_provider_is_created_or_looked_up(synth, synth_prod):
+    created = only(synth.bootstrap, "aws_iam_openid_connect_provider")
+    assert created["url"] == "https://token.actions.githubusercontent.com"
+    assert created["client_id_list"] == ["sts.amazonaws.com"]
+    assert trust(synth, "deploy_role")["Principal"] == {"Federated": "${aws_iam_openid_connect_provider.github_oidc.arn}"}
+    # github_oidc_provider_exists: one per account, so a second install looks it up.
+    assert not resources(synth_prod.bootstrap, "aws_iam_openid_connect_provider")
+    looked_up = synth_prod.bootstrap["data"]["aws_iam_openid_connect_provider"]["github_oidc"]
+    assert looked_up["url"] == "https://token.actions.githubusercontent.com"
+    assert trust(synth_prod, "deploy_role")["Principal"] == {
+        "Federated": "${data.aws_iam_openid_connect_provider.github_oidc.arn}"}
+
+
+def test_roles_are_named_outside_what_the_deploy_role_manages(synth):
+    prefix = synth.settings.prefix
+    roles = resources(synth.bootstrap, "aws_iam_role")
+    assert {r["name"] for r in roles.values()} == {f"github-{prefix}-plan", f"github-{prefix}-deploy"}
+    assert roles["deploy_role"]["max_session_duration"] == 3 * 3600  # a first deploy outlasts an hour
+    assert only(synth.bootstrap, "aws_iam_policy")["name"] == synth.settings.permissions_boundary_name
+
+
+def test_state_bucket_is_the_setting_or_named_after_the_account(synth, synth_prod):
+    assert only(synth.bootstrap, "aws_s3_bucket")["bucket"].startswith(f"tfstate-{synth.settings.prefix}-${{data.")
+    assert only(synth_prod.bootstrap, "aws_s3_bucket")["bucket"] == synth_prod.settings.state_bucket
+    outputs = set(synth.bootstrap["output"])
+    assert outputs == {"state_bucket", "plan_role_arn", "deploy_role_arn", "permissions_boundary_arn",
+                       "github_oidc_provider_arn"}
