@@ -87,6 +87,9 @@ class TerraformValues:
             block, (rtype, name, *path) = self.stacks[stack]["resource"], parts
         config = block[rtype][name]
         value = _walk(config, path)
+        if value is None and parts[0] == "data" and rtype == "aws_region":
+            # The provider's region: what the data source reads (e.g. in the logs bucket's name).
+            return self.stacks[stack].get("provider", {}).get("aws", [{}])[0].get("region", "us-east-1")
         if value is None:
             return stand_in(rtype, name, config, path)
         return self.resolve(value, stack) if isinstance(value, str) else value
@@ -108,6 +111,8 @@ def _walk(config, path: list[str]):
 def stand_in(rtype: str, name: str, config: dict, path: list[str]) -> str:
     """A stable value of the right shape for an attribute only AWS knows."""
     attribute = path[-1] if path else "id"
+    if rtype == "aws_caller_identity" and attribute == "account_id":
+        return FAKE_ACCOUNT
     if rtype == "aws_iam_role" and attribute == "arn":
         return f"arn:aws:iam::{FAKE_ACCOUNT}:role/{config['name']}"
     if rtype == "aws_s3_bucket" and attribute in ("bucket", "id"):
