@@ -20,6 +20,7 @@ from tools.rehearse_apps.pods import PodError, PodFactory, Process, run_to_compl
 SKIPPED_CONTAINER_SUFFIXES = ("-log-groomer",)
 SKIPPED_CONTAINERS = ("git-sync", "metrics-exporter", "statsd")
 GIT_SYNC_INIT = "git-sync-init"
+ERROR_WORDS = ("ERROR", "Error", "error:", "refused", "Traceback", "FATAL")
 JOB_ORDER = ("run-airflow-migrations", "create-user")
 
 
@@ -115,6 +116,20 @@ class Components:
         for process in self.processes:
             if not process.alive():
                 raise PodError(f"{process.label} exited with {process.popen.returncode}:\n{process.log_tail()}")
+
+    def error_lines(self, per_process: int = 6) -> str:
+        """The last lines of each component's output that name an error: what a failed run shows."""
+        out = []
+        for process in self.processes:
+            try:
+                lines = process.log_path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            hits = [line for line in lines if any(w in line for w in ERROR_WORDS)][-per_process:]
+            if hits:
+                out.append(f"  {process.label} ({process.log_path.name}):")
+                out += [f"    | {line[:300]}" for line in hits]
+        return "\n".join(out)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM to every process at once, then SIGKILL to what is left after `timeout`."""

@@ -88,12 +88,24 @@ class ApiClient:
     def task_instances(self, dag_id: str) -> list[dict]:
         return self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/~/taskInstances?limit=1000")["task_instances"]
 
-    def wait_runs(self, dag_id: str, run_ids: set[str], timeout: float, check: Callable[[], None],
+    def wait_runs(self, dag_id: str, run_ids: set[str] | None, timeout: float, check: Callable[[], None],
                   on_first_success: Callable[[str], None] | None = None) -> dict[str, dict]:
+        """Wait for `run_ids` (None: every run the DAG has now) to succeed; fail at the first
+        task that fails or is up for retry."""
+        if run_ids is None:
+            run_ids = {run["dag_run_id"] for run in self.runs(dag_id)}
         deadline = time.monotonic() + timeout
         done: dict[str, dict] = {}
         while time.monotonic() < deadline:
             check()
+            # Everything here should succeed at the first try: a retry is a failure of the rehearsal.
+            # Any run of the DAG counts: unpausing a scheduled DAG creates a run of its own.
+            bad = [ti for ti in self.task_instances(dag_id)
+                   if ti["state"] in ("up_for_retry", "failed", "upstream_failed")]
+            if bad:
+                raise TrafficError(f"{dag_id}: task {bad[0]['task_id']} of {bad[0]['dag_run_id']} is {bad[0]['state']} "
+                                   f"(try {bad[0].get('try_number')}, host {bad[0].get('hostname') or '-'}):\n"
+                                   f"{self.failure_details(dag_id)}")
             for run in self.runs(dag_id):
                 if run["dag_run_id"] in run_ids and run["state"] in ("success", "failed") and run["dag_run_id"] not in done:
                     done[run["dag_run_id"]] = run
