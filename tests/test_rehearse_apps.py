@@ -1,0 +1,122 @@
+"""The apps rehearsal (tools/rehearse_apps): its parts, the whole run, and proof that it fails
+for what it must catch.
+
+The whole run needs Linux, root (a private network and mount namespace) and the servers
+(PostgreSQL, PgBouncer, Redis). Where they are missing it is skipped with the reason, except
+in CI (`CI=true`), where it fails: CI must never pass without running it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from paths import REPO
+
+
+@pytest.fixture(scope="module")
+def filled(synth, tmp_path_factory):
+    from tools.rehearse_apps.secret_values import SecretFiller
+
+    filler = SecretFiller(synth.infra, synth.apps)
+    return filler, filler.evaluate(tmp_path_factory.mktemp("secrets"))
+
+
+@pytest.mark.terraform
+def test_every_secret_is_filled_by_terraform_from_the_stack_expressions(synth, filled):
+    filler, secrets = filled
+    created = {c["metadata"]["name"] for c in synth.apps["resource"]["kubernetes_secret_v1"].values()}
+    assert set(secrets) == created
+    master = filler.master_secret()
+    metadata = urlparse(secrets["airflow-metadata"]["connection"])
+    # urlencode() really encoded the punctuation RDS puts in a password
+    assert unquote(metadata.password) == master["password"] and metadata.password != master["password"]
+    users = secrets["airflow-pgbouncer-config"]["users.txt"]
+    assert users == f'"{master["username"]}" "{master["password"].replace(chr(34), chr(34) * 2)}"\n'
+    assert len(base64.urlsafe_b64decode(secrets["airflow-fernet-key"]["fernet-key"])) == 32
+    redis = urlparse(secrets["airflow-broker-url"]["connection"])
+    assert redis.password == secrets["airflow-redis-password"]["password"]
+
+
+def test_services_keep_their_rendered_ports(rendered):
+    from tools.rehearse_apps.wiring import plan
+
+    wiring = plan(rendered)
+    api = wiring.service("airflow-api-server")
+    # 80 -> the container's port 8080: an address of its own, where only port 80 is forwarded
+    assert api.forwarded and [(p.port, p.target_port) for p in api.ports] == [(80, 8080)]
+    assert api.address not in wiring.pod_address.values()
+    assert "airflow-pgbouncer.airflow.svc.cluster.local" in wiring.hosts_file()
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def _require_machine() -> None:
+    from tools.rehearse_apps.servers import MissingServer, check_installed
+    from tools.rehearse_apps.wiring import namespace_problem
+
+    problem = namespace_problem()
+    if problem is None:
+        try:
+            check_installed(REPO / ".venv" / "bin" / "airflow")
+        except MissingServer as err:
+            problem = str(err)
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the apps rehearsal cannot run: {problem}", pytrace=False)
+        pytest.skip(f"the apps rehearsal cannot run here: {problem}")
+
+
+def _rehearse(outdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    _require_machine()
+    return subprocess.run([sys.executable, "-m", "tools.rehearse_apps", "--stacks", str(outdir), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def _with_apps(synth, tmp_path: Path, change) -> Path:
+    """A copy of the synthesized stacks with the apps stack changed by `change(apps)`."""
+    apps = copy.deepcopy(synth.apps)
+    change(apps)
+    for stack, data in (("infra", synth.infra), ("apps", apps)):
+        (tmp_path / "stacks" / stack).mkdir(parents=True)
+        (tmp_path / "stacks" / stack / "cdk.tf.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+def _pgbouncer_ini(apps: dict, edit) -> None:
+    for secret in apps["resource"]["kubernetes_secret_v1"].values():
+        data = secret.get("data_wo") or secret.get("data") or {}
+        if "pgbouncer.ini" in data:
+            data["pgbouncer.ini"] = edit(data["pgbouncer.ini"])
+
+
+@pytest.mark.apps_rehearsal
+def test_the_apps_stack_runs_end_to_end(synth):
+    result = _rehearse(synth.outdir)
+    print(result.stdout[-20000:])
+    assert result.returncode == 0, f"the rehearsal failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert "rehearsal PASSED" in result.stdout
+
+
+@pytest.mark.apps_rehearsal
+@pytest.mark.parametrize("sabotage, expected", [
+    pytest.param(lambda ini: ini.replace("airflow-metadata =", "airflow-meta ="),
+                 'no such database: airflow-metadata', id="pgbouncer-database-name"),
+    pytest.param(lambda ini: ini.replace("server_tls_sslmode = require", "server_tls_sslmode = disable"),
+                 "no encryption", id="plain-text-to-postgres"),
+])
+def test_the_rehearsal_fails_for_a_broken_database_path(synth, tmp_path, sabotage, expected):
+    outdir = _with_apps(synth, tmp_path, lambda apps: _pgbouncer_ini(apps, sabotage))
+    result = _rehearse(outdir, "--runs", "1")
+    assert result.returncode != 0, result.stdout[-4000:]
+    assert expected in result.stdout, result.stdout[-6000:]
+    assert "rehearsal FAILED" in result.stdout
