@@ -57,6 +57,16 @@ def test_services_keep_their_rendered_ports(rendered):
     assert "airflow-pgbouncer.airflow.svc.cluster.local" in wiring.hosts_file()
 
 
+def test_a_url_naming_a_port_no_service_offers_is_named(rendered):
+    from tools.rehearse_apps.wiring import plan
+
+    wiring = plan(rendered)
+    assert wiring.url_problem("http://airflow-api-server:80/execution/") is None
+    assert "does not offer" in wiring.url_problem("http://airflow-api-server:8080/execution/")
+    assert "not the name of any Service" in wiring.url_problem("postgresql://u:p@airflow-pgbouncer.other:6543/x")
+    assert wiring.url_problem("s3://bucket/prefix") is None
+
+
 # --- the whole run ---------------------------------------------------------------------------
 
 

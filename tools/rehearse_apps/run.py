@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import tempfile
 import time
@@ -36,7 +37,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "default: synthesize the dev profile")
     parser.add_argument("--runs", type=int, default=50, help="runs of the BashOperator sample for the throughput")
     parser.add_argument("--throughput-dag", default="example_empty_then_bash")
-    parser.add_argument("--deadline", type=float, default=600, help="seconds the whole run may take")
+    parser.add_argument("--deadline", type=float, default=360, help="seconds the run may take before cleanup (the issue: 6 minutes on 2 cores)")
     return parser.parse_args(argv)
 
 
@@ -76,6 +77,7 @@ class Rehearsal:
         self.figures: dict[str, str] = {}
 
     def run(self) -> int:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C cleans up, even if started ignoring it
         raise_on_sigterm()
         code = 1
         try:
@@ -90,6 +92,8 @@ class Rehearsal:
             if components is not None and components.processes:
                 self.clock.say("errors in the components' output:\n" + (components.error_lines() or "  (none)"))
         finally:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a second Ctrl-C must not cut cleanup short
+                signal.signal(sig, signal.SIG_IGN)
             with self.clock.phase("clean up"):
                 self.stack.close()
             self.clock.say(f"rehearsal {'PASSED' if code == 0 else 'FAILED'} in {self.clock.elapsed():.1f}s")
@@ -139,6 +143,11 @@ class Rehearsal:
                 clock.say(f"  {service.name} -> {service.address} "
                           + ", ".join(f"{p.port}/{p.protocol}->{p.target_port}" for p in service.ports)
                           + (" (forwarded)" if service.forwarded else ""))
+            # A hint only: the run itself must fail on such a URL, as the cluster would.
+            for url in _urls(rendered, secrets):
+                problem = wiring.url_problem(url)
+                if problem:
+                    clock.say(f"  WARNING: {problem}")
             runnable_pods = {w["metadata"]["name"] for w in rendered.workloads()} - {"airflow-statsd"}
             for service in wiring.services:
                 if service.pod not in runnable_pods:
@@ -234,6 +243,15 @@ class Rehearsal:
             self.clock.say(f"  {seconds:7.1f}s  {phase}")
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
+
+
+def _urls(rendered: Rendered, secrets: dict[str, dict[str, str]]) -> list[str]:
+    import re
+
+    cfg = rendered.airflow_cfg()
+    texts = [value for section in cfg.sections() for _, value in cfg.items(section)]
+    texts += [value for data in secrets.values() for value in data.values()]
+    return sorted({m.group(0) for text in texts for m in re.finditer(r"[a-z][a-z0-9+]*://[^\s\"',]+", text)})
 
 
 def _dag_id(path: Path) -> str:

@@ -27,9 +27,11 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from tools.chart_render import Rendered, pod_labels, pod_spec
 
+NETWORK_SCHEMES = ("http", "https", "postgresql", "postgres", "redis", "rediss", "psycopg", "psycopg2", "asyncpg")
 INSIDE_MARKER = "REHEARSE_APPS_NAMESPACE"
 
 
@@ -54,18 +56,39 @@ def namespace_problem() -> str | None:
 
 
 def reexec_inside(argv: list[str]) -> int:
-    """Run this module again in a fresh network and mount namespace; return its exit code."""
+    """Run this module again in a fresh network and mount namespace; return its exit code.
+
+    Ctrl-C in a terminal reaches the inner run directly (same process group); SIGTERM to this
+    process is passed on to it. Either way the inner run cleans up before it exits, and if
+    `unshare` itself dies the inner run gets SIGTERM (--kill-child)."""
     import signal
 
     env = dict(os.environ, **{INSIDE_MARKER: "1"})
-    process = subprocess.Popen(["unshare", "--net", "--mount", "--fork", "--kill-child", "--propagation", "private",
-                                sys.executable, "-m", "tools.rehearse_apps", *argv], env=env)
-    # Ctrl-C reaches the child through the terminal's process group; the child cleans up.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    process = subprocess.Popen(["unshare", "--net", "--mount", "--fork", "--kill-child=SIGTERM",
+                                "--propagation", "private", sys.executable, "-m", "tools.rehearse_apps", *argv],
+                               env=env)
+
+    def forward(signum, frame):
+        for child in _children(process.pid) or [process.pid]:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, handler) for sig, handler in
+                ((signal.SIGINT, signal.SIG_IGN), (signal.SIGTERM, forward), (signal.SIGHUP, forward))}
     try:
         return process.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def inside_namespace() -> bool:
@@ -118,6 +141,27 @@ class Wiring:
         lines += [f"{address} {name}" for name, address in self.extra_hosts.items()]
         return "\n".join(lines) + "\n"
 
+    def url_problem(self, url: str) -> str | None:
+        """Why `url` would not reach anything on the cluster (a name or port no Service offers)."""
+        parsed = urlparse(url)
+        if parsed.scheme.split("+")[-1] not in NETWORK_SCHEMES:
+            return None  # s3://, file://: not a connection to a Service
+        try:
+            host, port = parsed.hostname, parsed.port
+        except ValueError:
+            return f"{url}: not a valid URL"
+        if not host or host in ("localhost", "127.0.0.1") or host in self.extra_hosts:
+            return None
+        found = [s for s in self.services if host in self.names(s)]
+        if not found:
+            return f"{host} (in {_redact(url)}) is not the name of any Service"
+        port = port or {"http": 80, "https": 443}.get(parsed.scheme.split("+")[-1])
+        offered = [p.port for p in found[0].ports]
+        if port is not None and port not in offered:
+            return (f"{_redact(url)} uses port {port}, which Service {found[0].name} does not offer "
+                    f"(it offers {', '.join(map(str, offered))})")
+        return None
+
     def service(self, name: str) -> Service:
         [found] = [s for s in self.services if s.name == name]
         return found
@@ -126,6 +170,13 @@ class Wiring:
         s = self.service(service)
         port = next(p.port for p in s.ports if port_name in (None, p.name))
         return f"http://{s.name}:{port}"
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
 
 
 def container_port(workload: dict, target) -> int:
