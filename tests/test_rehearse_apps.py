@@ -130,3 +130,43 @@ def test_the_rehearsal_fails_for_a_broken_database_path(synth, tmp_path, sabotag
     assert result.returncode != 0, result.stdout[-4000:]
     assert expected in result.stdout, result.stdout[-6000:]
     assert "rehearsal FAILED" in result.stdout
+
+
+@pytest.mark.terraform
+def test_write_only_secrets_read_ephemerally_from_the_infra_stack_are_filled(tmp_path):
+    """The shape of generated secrets kept in Secrets Manager (issue 12): drawn by an ephemeral
+    random password in the infra stack, written write-only, read ephemerally by the apps stack
+    through a cross-stack output into `kubernetes_secret_v1.data_wo`."""
+    from tools.rehearse_apps.secret_values import SecretFiller
+
+    output = "cross-stack-output-aws_secretsmanager_secretredisarn"
+    infra = {
+        "ephemeral": {"aws_secretsmanager_random_password": {"redis": {"password_length": 40,
+                                                                        "exclude_punctuation": True}}},
+        "resource": {
+            "aws_secretsmanager_secret": {"redis": {"name": "airflow/redis"}},
+            "aws_secretsmanager_secret_version": {"redis_value": {
+                "secret_id": "${aws_secretsmanager_secret.redis.id}",
+                "secret_string_wo": "${ephemeral.aws_secretsmanager_random_password.redis.random_password}",
+                "secret_string_wo_version": 1}},
+        },
+        "output": {output: {"value": "${aws_secretsmanager_secret.redis.arn}"}},
+    }
+    read = "ephemeral.aws_secretsmanager_secret_version.airflow_redis.secret_string"
+    apps = {
+        "ephemeral": {"aws_secretsmanager_secret_version": {"airflow_redis": {
+            "secret_id": "${data.terraform_remote_state.cross-stack-reference-input-infra.outputs." + output + "}"}}},
+        "resource": {
+            "kubernetes_namespace_v1": {"ns": {"metadata": {"name": "airflow"}}},
+            "kubernetes_secret_v1": {
+                "password": {"metadata": {"name": "airflow-redis-password"}, "data_wo": {"password": "${" + read + "}"}},
+                "broker": {"metadata": {"name": "airflow-broker-url"}, "data_wo": {"connection": (
+                    "redis://:${urlencode(" + read + ")}@airflow-redis.${kubernetes_namespace_v1.ns.metadata[0].name}"
+                    ":6379/0")}},
+            },
+        },
+    }
+    secrets = SecretFiller(infra, apps).evaluate(tmp_path)
+    password = secrets["airflow-redis-password"]["password"]
+    assert len(password) == 40 and password.isalnum()
+    assert secrets["airflow-broker-url"]["connection"] == f"redis://:{password}@airflow-redis.airflow:6379/0"

@@ -74,35 +74,34 @@ class SecretFiller:
     apps: dict
     values: dict[str, str] = field(default_factory=dict)  # variable name -> value
     locals_: dict[str, str] = field(default_factory=dict)  # local name -> rewritten expression
-    test_values: dict[str, str] = field(default_factory=dict)  # what was generated, by reference
 
     def __post_init__(self) -> None:
         self.resolver = TerraformValues({"infra": self.infra, "apps": self.apps})
 
     # -- references ---------------------------------------------------------------------------
-    def _block(self, kind: str, rtype: str, name: str) -> dict | None:
-        if kind == "data":
-            return self.apps.get("data", {}).get(rtype, {}).get(name)
-        if kind == "ephemeral":
-            return self.apps.get("ephemeral", {}).get(rtype, {}).get(name)
-        return self.apps.get("resource", {}).get(rtype, {}).get(name)
+    def _stack(self, stack: str) -> dict:
+        return {"infra": self.infra, "apps": self.apps}[stack]
+
+    def _block(self, kind: str, rtype: str, name: str, stack: str = "apps") -> dict | None:
+        section = {"data": "data", "ephemeral": "ephemeral"}.get(kind, "resource")
+        return self._stack(stack).get(section, {}).get(rtype, {}).get(name)
 
     def _variable(self, reference: str, value: str) -> str:
         var = "v_" + hashlib.sha256(reference.encode()).hexdigest()[:16]
         self.values.setdefault(var, value)
         return f"var.{var}"
 
-    def rewrite(self, text: str) -> str:
-        """`text` as a Terraform template whose references are variables or locals."""
+    def rewrite(self, text: str, stack: str = "apps") -> str:
+        """`text` (of `stack`) as a Terraform template whose references are variables or locals."""
         out, last = [], 0
         for start, end in interpolations(text):
             out.append(text[last:start])
-            out.append(REFERENCE.sub(lambda m: self._replace(m.group(1), m.group(2)), text[start:end]))
+            out.append(REFERENCE.sub(lambda m: self._replace(m.group(1), m.group(2), stack), text[start:end]))
             last = end
         out.append(text[last:])
         return "".join(out)
 
-    def _replace(self, head: str, tail: str) -> str:
+    def _replace(self, head: str, tail: str, stack: str) -> str:
         parts = head.split(".")
         kind = parts[0] if parts[0] in ("data", "ephemeral") else "resource"
         rtype, name = (parts[1:] if kind != "resource" else parts)[:2]
@@ -110,37 +109,43 @@ class SecretFiller:
         # The attribute read (`.random_password`, `.secret_string`) is what the variable stands for.
         rest = re.sub(r"^\.[\w-]+", "", tail)
         if rtype in RANDOM_TYPES:
-            config = self._block(kind, rtype, name) or {}
+            config = self._block(kind, rtype, name, stack) or {}
             value = random_value(int(config.get("password_length", 32)), not config.get("exclude_punctuation", False))
-            return self._variable(f"{kind}.{rtype}.{name}", value) + rest
+            return self._variable(f"{stack}.{kind}.{rtype}.{name}", value) + rest
         if rtype in SECRET_READ_TYPES and kind in ("data", "ephemeral"):
-            return self._secret_read(kind, rtype, name) + rest
+            config = self._block(kind, rtype, name, stack) or {}
+            return self._secret_read(str(config.get("secret_id", "")), stack, f"{kind}.{rtype}.{name}") + rest
         if kind == "resource" and rtype in SECRET_READ_TYPES:  # a version written in this stack
-            return self._written_version(name) + rest
+            return self._written_version(name, stack) + rest
         # Anything else: the value an apply would give it, as a string.
-        return self._variable(full, str(self.resolver.resolve("${" + full + "}")))
+        return self._variable(f"{stack}.{full}", str(self.resolver.resolve("${" + full + "}", stack)))
 
-    def _secret_read(self, kind: str, rtype: str, name: str) -> str:
-        """What reading a Secrets Manager secret yields: a version this stack writes, or the
-        RDS-managed master secret of the infra stack."""
-        config = self._block(kind, rtype, name) or {}
-        secret_id = str(config.get("secret_id", ""))
-        written = [v_name for v_name, v in self.apps.get("resource", {}).get("aws_secretsmanager_secret_version", {}).items()
-                   if _secret_ref(v.get("secret_id", "")) and _secret_ref(v.get("secret_id", "")) == _secret_ref(secret_id)]
+    def _secret_read(self, secret_id: str, stack: str, what: str) -> str:
+        """What reading a Secrets Manager secret yields: the version Terraform writes to it (in
+        this stack, or in the stack a cross-stack output leads to), or the RDS-managed master
+        secret."""
+        remote = re.fullmatch(r"\$\{data\.terraform_remote_state\.cross-stack-reference-input-([\w-]+)"
+                              r"\.outputs\.([\w-]+)\}", secret_id)
+        if remote:  # follow the output into the stack that made it
+            source = remote.group(1)
+            return self._secret_read(str(self._stack(source)["output"][remote.group(2)]["value"]), source, what)
+        target = _secret_ref(secret_id)
+        versions = self._stack(stack).get("resource", {}).get("aws_secretsmanager_secret_version", {})
+        written = [v_name for v_name, v in versions.items() if target and _secret_ref(v.get("secret_id", "")) == target]
         if written:
-            return self._written_version(written[0])
+            return self._written_version(written[0], stack)
         if "master_user_secret" in secret_id:
-            return self._variable(f"{kind}.{rtype}.{name}", json.dumps(
+            return self._variable(f"rds-master:{what}", json.dumps(
                 {"username": self.master_username(), "password": random_value(28, punctuation=True)}))
-        raise ValueError(f"cannot tell what the secret read by {kind}.{rtype}.{name} ({secret_id}) holds")
+        raise ValueError(f"cannot tell what the secret read by {what} ({secret_id}) holds")
 
-    def _written_version(self, name: str) -> str:
-        config = self.apps["resource"]["aws_secretsmanager_secret_version"][name]
+    def _written_version(self, name: str, stack: str) -> str:
+        config = self._stack(stack)["resource"]["aws_secretsmanager_secret_version"][name]
         body = config.get("secret_string_wo", config.get("secret_string"))
-        local = f"secret_version_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+        local = f"{stack}_secret_version_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
         if local not in self.locals_:
             self.locals_[local] = "(placeholder)"
-            self.locals_[local] = self.rewrite(body)
+            self.locals_[local] = self.rewrite(body, stack)
         return f"local.{local}"
 
     def master_secret(self) -> dict:
