@@ -81,6 +81,13 @@ class TerraformValues:
             source = parts[2].removeprefix("cross-stack-reference-input-")
             output = self.stacks[source]["output"][parts[4]]["value"]
             return self.resolve(output, source)
+        if parts[0] == "local":
+            # A local: its value when it is a plain string or a reference; otherwise an
+            # expression only an apply can evaluate (e.g. over a data source): a stand-in.
+            value = self.stacks[stack].get("locals", {}).get(parts[1])
+            if isinstance(value, str) and not re.search(r"\$\{.*[(\[]", value):
+                return self.resolve(value, stack)
+            return f"local-{parts[1]}".lower().replace("_", "-")
         if parts[0] == "data":
             block, (rtype, name, *path) = self.stacks[stack]["data"], parts[1:]
         else:
