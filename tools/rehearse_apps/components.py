@@ -62,6 +62,12 @@ class Components:
             ran.append(name)
         return ran
 
+    def run_job(self, name: str, timeout: float = 300) -> None:
+        """A Job's containers, in order, each to completion."""
+        for container in pod_spec(self.rendered.get("Job", name))["containers"]:
+            run_to_completion(self.pods.container("Job", name, container["name"], extra_env=self.extra_env.get(name)),
+                              timeout)
+
     def init(self, kind: str, name: str, *, init_timeout: float = 180) -> None:
         """A pod's init containers, in order."""
         workload = self.rendered.get(kind, name)

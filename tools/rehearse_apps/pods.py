@@ -125,16 +125,26 @@ class PodFactory:
         argv = [VAR_REF.sub(lambda m: env.get(m.group(1), m.group(0)), a)
                 for a in (c.get("command") or []) + (c.get("args") or [])]
         binds: list[tuple[Path, str]] = []
-        for root, sub in MOUNT_ROOTS.items():
+        roots = dict(MOUNT_ROOTS)
+        for mount in c.get("volumeMounts", []):
+            # Any other folder under /opt (a tmpfs of the run's namespace) can be a mount point too.
+            parts = Path(mount["mountPath"]).parts
+            if parts[:2] == ("/", "opt") and len(parts) > 2 and not any(
+                    mount["mountPath"] == r or mount["mountPath"].startswith(r + "/") for r in roots):
+                root = "/opt/" + parts[2]
+                roots[root] = "opt-" + parts[2]
+                os.makedirs(root, exist_ok=True)
+                (folder / roots[root]).mkdir(exist_ok=True)
+        for root, sub in roots.items():
             if any(m["mountPath"].startswith(root) for m in c.get("volumeMounts", [])) or \
                     env.get("AIRFLOW_HOME") == root:
                 binds.append((folder / sub, root))
         for mount in c.get("volumeMounts", []):
             path = mount["mountPath"]
-            root = next((r for r in MOUNT_ROOTS if path == r or path.startswith(r + "/")), None)
+            root = next((r for r in roots if path == r or path.startswith(r + "/")), None)
             if root is None:
                 continue  # outside what the rehearsal stands in for (e.g. /git, /data): see the caller
-            target = folder / MOUNT_ROOTS[root] / os.path.relpath(path, root)
+            target = folder / roots[root] / os.path.relpath(path, root)
             files = self._volume_files(workload, mount["name"])
             if files is None:
                 target.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from tools.rehearse_apps.components import Components
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
 from tools.rehearse_apps.pods import PodError, PodFactory
 from tools.rehearse_apps.secret_values import SecretFiller
+from tools.rehearse_apps.stack_jobs import stack_manifests
 from tools.rehearse_apps.servers import MissingServer, check_installed, start_postgres
 from tools.rehearse_apps.traffic import ApiClient, TrafficError, check_remote_logs, measure
 from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside_namespace, namespace_problem,
@@ -121,6 +122,11 @@ class Rehearsal:
             values = TerraformValues({"infra": infra, "apps": apps})
             rendered = render_release(release, values, kube_version=eks_version(infra))
             clock.say(f"  {len(rendered.manifests)} objects, {len(rendered.workloads())} workloads")
+            own = stack_manifests(apps, values)  # the apps stack's own Jobs (and their ConfigMaps, ServiceAccounts)
+            rendered.manifests += own
+            stack_jobs = [m["metadata"]["name"] for m in own if m["kind"] == "Job"]
+            if stack_jobs:
+                clock.say(f"  and the apps stack's own jobs: {', '.join(stack_jobs)}")
 
         with clock.phase("fill the Secrets with test values (terraform)"):
             filler = SecretFiller(infra, apps)
@@ -170,9 +176,14 @@ class Rehearsal:
             region = _region(infra)
             s3 = _s3(moto.endpoint, region)
             s3.create_bucket(Bucket=remote.netloc)
+            # Secrets Manager as jobs with an IAM role read it: the RDS master secret, and what
+            # Terraform writes into secrets of its own (at the ARNs the manifests name).
+            sm = _client("secretsmanager", moto.endpoint, region)
+            for arn, value in {filler.master_secret_arn(): json.dumps(master), **filler.store}.items():
+                sm.create_secret(Name=arn, SecretString=value)
 
         irsa = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": region,  # pragma: allowlist secret
-                "AWS_REGION": region, "AWS_ENDPOINT_URL_S3": moto.endpoint}
+                "AWS_REGION": region, "AWS_ENDPOINT_URL": moto.endpoint}
         extra_env = {}
         for workload in rendered.workloads():
             name = workload["metadata"]["name"]
@@ -201,7 +212,9 @@ class Rehearsal:
                 s = wiring.service(service)
                 _wait_port(service, s.ports[0].port, 20, components.check_alive)
 
-        with clock.phase("run the migrate-database and create-user jobs"):
+        with clock.phase("run the " + ", ".join(stack_jobs + ["migrate-database", "create-user"]) + " jobs"):
+            for name in stack_jobs:  # the apps stack applies them before the chart
+                components.run_job(name)
             components.jobs()
 
         api = ApiClient(wiring.url(api_service.name))
@@ -292,10 +305,14 @@ def _region(infra: dict) -> str:
 
 
 def _s3(endpoint: str, region: str):
+    return _client("s3", endpoint, region)
+
+
+def _client(service: str, endpoint: str, region: str):
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, aws_access_key_id="test",
                         aws_secret_access_key="test", config=Config(proxies={}))  # pragma: allowlist secret
 
 

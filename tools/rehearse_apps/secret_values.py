@@ -149,11 +149,20 @@ class SecretFiller:
         return f"local.{local}"
 
     def master_secret(self) -> dict:
-        """The test value of the RDS-managed master secret (username and password)."""
+        """The test value of the RDS-managed master secret (username and password): the one the
+        Secrets were filled from if they read it, else a new one."""
         values = [json.loads(v) for k, v in self.values.items() if v.startswith("{") and '"username"' in v]
-        if len(values) != 1:
+        if len(values) > 1:
             raise ValueError(f"expected one database master secret among the test values, found {len(values)}")
+        if not values:
+            self._master = getattr(self, "_master", None) or {
+                "username": self.master_username(), "password": random_value(28, punctuation=True)}
+            return self._master
         return values[0]
+
+    def master_secret_arn(self) -> str:
+        [name] = self.infra["resource"]["aws_db_instance"]
+        return self.resolver.resolve("${aws_db_instance." + name + ".master_user_secret[0].secret_arn}", "infra")
 
     def master_username(self) -> str:
         [db] = self.infra["resource"]["aws_db_instance"].values()
@@ -170,13 +179,24 @@ class SecretFiller:
         return found
 
     def evaluate(self, workdir: Path, timeout: float = 120) -> dict[str, dict[str, str]]:
+        """Secret name -> key -> value. Also sets `store`: what each Secrets Manager secret that
+        Terraform writes holds, by the ARN an apply would give it (for jobs that read them)."""
         templates = self.secrets()
+        stored = {}  # output -> the secret's ARN as rendered
+        for stack in ("infra", "apps"):
+            for name, version in self._stack(stack).get("resource", {}).get("aws_secretsmanager_secret_version", {}).items():
+                ref = _secret_ref(str(version.get("secret_id", "")))
+                if ref and (version.get("secret_string_wo") or version.get("secret_string")):
+                    arn = self.resolver.resolve("${" + ref + ".arn}", stack)
+                    stored[f"s{len(stored)}"] = (arn, self._written_version(name, stack))
         outputs, index = {}, {}
         for secret_name, data in templates.items():
             for key, template in data.items():
                 out = f"o{len(index)}"
                 index[out] = (secret_name, key)
                 outputs[out] = {"value": template, "sensitive": True}
+        for out, (_, local) in stored.items():
+            outputs[out] = {"value": "${" + local + "}", "sensitive": True}
         config = {
             "variable": {var: {"type": "string", "sensitive": True} for var in self.values},
             "locals": self.locals_ or None,
@@ -201,6 +221,7 @@ class SecretFiller:
         filled: dict[str, dict[str, str]] = {}
         for out, (secret_name, key) in index.items():
             filled.setdefault(secret_name, {})[key] = values[out]["value"]
+        self.store = {arn: values[out]["value"] for out, (arn, _) in stored.items()}
         return filled
 
 
