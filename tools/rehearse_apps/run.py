@@ -248,6 +248,8 @@ class Rehearsal:
             self.figures["throughput"] = f"{result} (worker_concurrency {concurrency})"
 
         with clock.phase(f"check task logs in {remote.geturl()}"):
+            for dag_id in dag_ids:  # every run, including any a schedule added meanwhile, succeeded
+                api.wait_runs(dag_id, None, 120, self.check)
             n = check_remote_logs(api, dag_ids, s3, remote.netloc, remote.path.lstrip("/"))
             self.figures["remote logs"] = f"{n} task logs in s3://{remote.netloc}{remote.path}"
 

@@ -1,4 +1,4 @@
-"""The servers that are not pods of the chart: PostgreSQL with TLS (RDS) and moto (S3).
+"""The servers that are not pods of the chart: PostgreSQL with TLS (RDS); and what must be installed.
 
 PgBouncer and Redis are pods of the chart: they run from their rendered containers
 (`components.py`), with the Secrets the apps stack writes.
@@ -6,6 +6,7 @@ PgBouncer and Redis are pods of the chart: they run from their rendered containe
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -36,8 +37,6 @@ def check_installed(airflow: Path) -> None:
 
 
 def _search_path() -> str:
-    import os
-
     return os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 
 
