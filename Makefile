@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 PYPI_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 export PYPI_URL
 
-.PHONY: setup synth test bench deploy destroy clean rehearse rotate-db-password
+.PHONY: setup synth test bench deploy destroy clean rehearse rehearse-apps rotate-db-password
 
 setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced $(HELM)
 
@@ -63,6 +63,10 @@ bench: setup
 ## apply and destroy the infra stack against moto, an AWS emulator on 127.0.0.1 (no AWS account needed)
 rehearse: setup
 	$(PIPENV) run python -m tools.emulator.rehearse
+
+## run the rendered chart for real on loopback: PostgreSQL (TLS), PgBouncer, Redis, moto, every Airflow component (Linux, root)
+rehearse-apps: setup
+	$(PIPENV) run python -m tools.rehearse_apps
 
 ## deploy both stacks in one run (needs AWS credentials)
 deploy: setup

@@ -87,12 +87,22 @@ class TerraformValues:
             source = parts[2].removeprefix("cross-stack-reference-input-")
             output = self.stacks[source]["output"][parts[4]]["value"]
             return self.resolve(output, source)
+        if parts[0] == "local":
+            # A local: its value when it is a plain string or a reference; otherwise an
+            # expression only an apply can evaluate (e.g. over a data source): a stand-in.
+            value = self.stacks[stack].get("locals", {}).get(parts[1])
+            if isinstance(value, str) and not re.search(r"\$\{.*[(\[]", value):
+                return self.resolve(value, stack)
+            return f"local-{parts[1]}".lower().replace("_", "-")
         if parts[0] == "data":
             block, (rtype, name, *path) = self.stacks[stack]["data"], parts[1:]
         else:
             block, (rtype, name, *path) = self.stacks[stack]["resource"], parts
         config = block[rtype][name]
         value = _walk(config, path)
+        if value is None and parts[0] == "data" and rtype == "aws_region":
+            # The provider's region: what the data source reads (e.g. in the logs bucket's name).
+            return self.stacks[stack].get("provider", {}).get("aws", [{}])[0].get("region", "us-east-1")
         if value is None:
             return stand_in(rtype, name, config, path)
         return self.resolve(value, stack) if isinstance(value, str) else value
@@ -114,6 +124,8 @@ def _walk(config, path: list[str]):
 def stand_in(rtype: str, name: str, config: dict, path: list[str]) -> str:
     """A stable value of the right shape for an attribute only AWS knows."""
     attribute = path[-1] if path else "id"
+    if rtype == "aws_caller_identity" and attribute == "account_id":
+        return FAKE_ACCOUNT
     if rtype == "aws_iam_role" and attribute == "arn":
         return f"arn:aws:iam::{FAKE_ACCOUNT}:role/{config['name']}"
     if rtype == "aws_s3_bucket" and attribute in ("bucket", "id"):

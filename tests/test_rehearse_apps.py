@@ -1,0 +1,172 @@
+"""The apps rehearsal (tools/rehearse_apps): its parts, the whole run, and proof that it fails
+for what it must catch.
+
+The whole run needs Linux, root (a private network and mount namespace) and the servers
+(PostgreSQL, PgBouncer, Redis). Where they are missing it is skipped with the reason, except
+in CI (`CI=true`), where it fails: CI must never pass without running it.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from paths import REPO
+
+
+@pytest.fixture(scope="module")
+def filled(synth, tmp_path_factory):
+    from tools.rehearse_apps.secret_values import SecretFiller
+
+    filler = SecretFiller(synth.infra, synth.apps)
+    return filler, filler.evaluate(tmp_path_factory.mktemp("secrets"))
+
+
+@pytest.mark.terraform
+def test_every_secret_is_filled_by_terraform_from_the_stack_expressions(synth, filled):
+    filler, secrets = filled
+    created = {c["metadata"]["name"] for c in synth.apps["resource"]["kubernetes_secret_v1"].values()}
+    assert set(secrets) == created
+    master = filler.master_secret()
+    metadata = urlparse(secrets["airflow-metadata"]["connection"])
+    # urlencode() really encoded the punctuation RDS puts in a password
+    assert unquote(metadata.password) == master["password"] and metadata.password != master["password"]
+    users = secrets["airflow-pgbouncer-config"]["users.txt"]
+    assert users == f'"{master["username"]}" "{master["password"].replace(chr(34), chr(34) * 2)}"\n'
+    assert len(base64.urlsafe_b64decode(secrets["airflow-fernet-key"]["fernet-key"])) == 32
+    redis = urlparse(secrets["airflow-broker-url"]["connection"])
+    assert redis.password == secrets["airflow-redis-password"]["password"]
+
+
+def test_services_keep_their_rendered_ports(rendered):
+    from tools.rehearse_apps.wiring import plan
+
+    wiring = plan(rendered)
+    api = wiring.service("airflow-api-server")
+    # 80 -> the container's port 8080: an address of its own, where only port 80 is forwarded
+    assert api.forwarded and [(p.port, p.target_port) for p in api.ports] == [(80, 8080)]
+    assert api.address not in wiring.pod_address.values()
+    assert "airflow-pgbouncer.airflow.svc.cluster.local" in wiring.hosts_file()
+
+
+def test_a_url_naming_a_port_no_service_offers_is_named(rendered):
+    from tools.rehearse_apps.wiring import plan
+
+    wiring = plan(rendered)
+    assert wiring.url_problem("http://airflow-api-server:80/execution/") is None
+    assert "does not offer" in wiring.url_problem("http://airflow-api-server:8080/execution/")
+    assert "not the name of any Service" in wiring.url_problem("postgresql://u:p@airflow-pgbouncer.other:6543/x")
+    assert wiring.url_problem("s3://bucket/prefix") is None
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def _require_machine() -> None:
+    from tools.rehearse_apps.servers import MissingServer, check_installed
+    from tools.rehearse_apps.wiring import namespace_problem
+
+    problem = namespace_problem()
+    if problem is None:
+        try:
+            check_installed(REPO / ".venv" / "bin" / "airflow")
+        except MissingServer as err:
+            problem = str(err)
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and the apps rehearsal cannot run: {problem}", pytrace=False)
+        pytest.skip(f"the apps rehearsal cannot run here: {problem}")
+
+
+def _rehearse(outdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    _require_machine()
+    return subprocess.run([sys.executable, "-m", "tools.rehearse_apps", "--stacks", str(outdir), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def _with_apps(synth, tmp_path: Path, change) -> Path:
+    """A copy of the synthesized stacks with the apps stack changed by `change(apps)`."""
+    apps = copy.deepcopy(synth.apps)
+    change(apps)
+    for stack, data in (("infra", synth.infra), ("apps", apps)):
+        (tmp_path / "stacks" / stack).mkdir(parents=True)
+        (tmp_path / "stacks" / stack / "cdk.tf.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+def _pgbouncer_ini(apps: dict, edit) -> None:
+    for secret in apps["resource"]["kubernetes_secret_v1"].values():
+        data = secret.get("data_wo") or secret.get("data") or {}
+        if "pgbouncer.ini" in data:
+            data["pgbouncer.ini"] = edit(data["pgbouncer.ini"])
+
+
+@pytest.mark.apps_rehearsal
+def test_the_apps_stack_runs_end_to_end(synth):
+    result = _rehearse(synth.outdir)
+    print(result.stdout[-20000:])
+    assert result.returncode == 0, f"the rehearsal failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert "rehearsal PASSED" in result.stdout
+
+
+@pytest.mark.apps_rehearsal
+@pytest.mark.parametrize("sabotage, expected", [
+    pytest.param(lambda ini: ini.replace("airflow-metadata =", "airflow-meta ="),
+                 'no such database: airflow-metadata', id="pgbouncer-database-name"),
+    pytest.param(lambda ini: ini.replace("server_tls_sslmode = require", "server_tls_sslmode = disable"),
+                 "no encryption", id="plain-text-to-postgres"),
+])
+def test_the_rehearsal_fails_for_a_broken_database_path(synth, tmp_path, sabotage, expected):
+    outdir = _with_apps(synth, tmp_path, lambda apps: _pgbouncer_ini(apps, sabotage))
+    result = _rehearse(outdir, "--runs", "1")
+    assert result.returncode != 0, result.stdout[-4000:]
+    assert expected in result.stdout, result.stdout[-6000:]
+    assert "rehearsal FAILED" in result.stdout
+
+
+@pytest.mark.terraform
+def test_write_only_secrets_read_ephemerally_from_the_infra_stack_are_filled(tmp_path):
+    """The shape of generated secrets kept in Secrets Manager (issue 12): drawn by an ephemeral
+    random password in the infra stack, written write-only, read ephemerally by the apps stack
+    through a cross-stack output into `kubernetes_secret_v1.data_wo`."""
+    from tools.rehearse_apps.secret_values import SecretFiller
+
+    output = "cross-stack-output-aws_secretsmanager_secretredisarn"
+    infra = {
+        "ephemeral": {"aws_secretsmanager_random_password": {"redis": {"password_length": 40,
+                                                                        "exclude_punctuation": True}}},
+        "resource": {
+            "aws_secretsmanager_secret": {"redis": {"name": "airflow/redis"}},
+            "aws_secretsmanager_secret_version": {"redis_value": {
+                "secret_id": "${aws_secretsmanager_secret.redis.id}",
+                "secret_string_wo": "${ephemeral.aws_secretsmanager_random_password.redis.random_password}",
+                "secret_string_wo_version": 1}},
+        },
+        "output": {output: {"value": "${aws_secretsmanager_secret.redis.arn}"}},
+    }
+    read = "ephemeral.aws_secretsmanager_secret_version.airflow_redis.secret_string"
+    apps = {
+        "ephemeral": {"aws_secretsmanager_secret_version": {"airflow_redis": {
+            "secret_id": "${data.terraform_remote_state.cross-stack-reference-input-infra.outputs." + output + "}"}}},
+        "resource": {
+            "kubernetes_namespace_v1": {"ns": {"metadata": {"name": "airflow"}}},
+            "kubernetes_secret_v1": {
+                "password": {"metadata": {"name": "airflow-redis-password"}, "data_wo": {"password": "${" + read + "}"}},
+                "broker": {"metadata": {"name": "airflow-broker-url"}, "data_wo": {"connection": (
+                    "redis://:${urlencode(" + read + ")}@airflow-redis.${kubernetes_namespace_v1.ns.metadata[0].name}"
+                    ":6379/0")}},
+            },
+        },
+    }
+    secrets = SecretFiller(infra, apps).evaluate(tmp_path)
+    password = secrets["airflow-redis-password"]["password"]
+    assert len(password) == 40 and password.isalnum()
+    assert secrets["airflow-broker-url"]["connection"] == f"redis://:{password}@airflow-redis.airflow:6379/0"
