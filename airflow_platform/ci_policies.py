@@ -88,7 +88,8 @@ class CiTarget:
 
     @property
     def platform_secrets(self) -> str:
-        return self.arn("secretsmanager", f"secret:{self.prefix}-*")
+        # The generated secrets are named `<prefix>/airflow/<name>` (secret_store.secret_name).
+        return self.arn("secretsmanager", f"secret:{self.prefix}/airflow/*")
 
     @property
     def rds_managed_secrets(self) -> str:
@@ -193,7 +194,8 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         # RDS creates the master password's secret (rds!db-...) with the caller's rights.
         _allow("RdsCreatesTheMasterPasswordSecret", ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
                t.rds_managed_secrets),
-        _allow("ReadOnlyThisDatabasesMasterPassword", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+        # Terraform never reads the master password (the role bootstrap Job does, by IRSA): metadata only.
+        _allow("DescribeOnlyThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
                {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),
@@ -230,7 +232,7 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
             "s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration"], t.platform_buckets),
         _allow("ReadThePlatformSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                                           "secretsmanager:GetResourcePolicy"], t.platform_secrets),
-        _allow("ReadThisDatabasesMasterPassword", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+        _allow("DescribeThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
                {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),

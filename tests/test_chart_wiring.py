@@ -124,3 +124,6 @@ def test_pgbouncer_serves_the_databases_airflow_asks_for(rendered_variant):
     pgbouncer = rendered.get("Deployment", f"{rendered.release_name}-pgbouncer")
     [container] = [c for c in pod_spec(pgbouncer)["containers"] if c["name"] == "pgbouncer"]
     assert int(parser["pgbouncer"]["listen_port"]) in [p["containerPort"] for p in container["ports"]]
+    # Transaction pooling with psycopg 3's named prepared statements needs PgBouncer to track them.
+    assert parser["pgbouncer"]["pool_mode"] == "transaction"
+    assert int(parser["pgbouncer"].get("max_prepared_statements", "0")) > 0, variant

@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
+from airflow_platform.constructs.secret_store import secret_name
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from tf_json import resources
 from tools.emulator.api_calls import ACTIONS_RECORD, read_record
@@ -100,7 +101,7 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
         if op == "GetRandomPassword":
             return "*", {}
         # The master password's secret (rds!db-...) is tested with the escalation tests below.
-        return t.arn("secretsmanager", f"secret:{p}-airflow-fernet-key-AbCdEf"), {}
+        return t.arn("secretsmanager", f"secret:{secret_name(p, 'fernet-key')}-AbCdEf"), {}
     if service == "eks":
         if "Nodegroup" in op:
             return t.arn("eks", f"nodegroup/{p}/{p}-default/0a1b2c3d"), {}
@@ -222,10 +223,12 @@ def test_deploy_cannot_read_an_unrelated_secret(t, under_test):
     other_db = t.arn("rds", "db:payments")
     assert not allows(policy, "secretsmanager:GetSecretValue", t.arn("secretsmanager", "secret:rds!db-99-AbCdEf"),
                       {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": other_db})
-    assert allows(policy, "secretsmanager:GetSecretValue", t.arn("secretsmanager", "secret:rds!db-0a-AbCdEf"),
-                  {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn})
+    # Not even this database's master password: Terraform never reads it (the role bootstrap Job does).
+    assert not allows(deploy_policy(t), "secretsmanager:GetSecretValue",
+                      t.arn("secretsmanager", "secret:rds!db-0a-AbCdEf"),
+                      {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn})
     assert allows(policy, "secretsmanager:GetSecretValue",
-                  t.arn("secretsmanager", f"secret:{t.prefix}-airflow-fernet-key-AbCdEf"))
+                  t.arn("secretsmanager", f"secret:{secret_name(t.prefix, 'fernet-key')}-AbCdEf"))
 
 
 def test_deploy_cannot_create_or_change_a_role_without_the_boundary(t, under_test):

@@ -29,6 +29,7 @@ from airflow_platform.constructs.ephemeral import ephemeral_secret_string, expre
 
 PGBOUNCER_PORT = 6543
 REDIS_PORT = 6379
+MAX_PREPARED_STATEMENTS = 200
 # What each Secrets Manager secret of the store is, by its generated name.
 SOURCES = ("fernet-key", "api-secret-key", "jwt-secret", "redis-password", "admin-password", "db-password")
 
@@ -144,5 +145,10 @@ def pgbouncer_ini(database: DatabaseConnection) -> str:
         "log_connections = 0",
         "server_tls_sslmode = require",
         "server_tls_ciphers = normal",
+        # Airflow's driver (psycopg 3 under SQLAlchemy 2.1) uses named prepared statements; in
+        # transaction mode PgBouncer must track them ("prepared statement _pg3_0 already exists"
+        # otherwise). Supported since PgBouncer 1.21, off by default before 1.24; the chart's
+        # image is 1.23.1.
+        f"max_prepared_statements = {MAX_PREPARED_STATEMENTS}",
         "",
     ])
