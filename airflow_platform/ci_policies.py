@@ -40,7 +40,7 @@ SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "rds
 # launched by the EKS service-linked role, not by Terraform).
 EC2_VERBS = ("Describe", "Get", "Create", "Delete", "Modify", "Associate", "Disassociate", "Attach", "Detach",
              "Allocate", "Release", "Authorize", "Revoke", "Accept", "Replace", "Enable", "Disable")
-# Tags the provider's default_tags put on everything (InfraStack.default_tags).
+# Tags the provider's default_tags put on everything (stacks/aws_provider.default_tags).
 PROJECT_TAG, ENVIRONMENT_TAG = "Project", "Environment"
 
 

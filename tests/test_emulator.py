@@ -20,8 +20,8 @@ from collections import Counter
 import pytest
 
 from airflow_platform.constructs.secret_store import GENERATED, secret_name
-from tools.emulator.api_calls import ACTIONS_RECORD, iam_actions, read_record
-from tools.emulator.cycle import PLAN_FILE, STATE_FILE, EmulatorCycle, Phases, counts_table
+from tools.emulator.api_calls import ACTIONS_RECORD, read_record
+from tools.emulator.cycle import PLAN_FILE, STATE_FILE, EmulatorCycle, Phases
 
 pytestmark = pytest.mark.emulator
 
@@ -355,10 +355,11 @@ def test_destroy_leaves_nothing(cycle, capsys, secret_values):
 
 
 def test_the_recorded_aws_actions_are_the_ones_the_ci_policies_are_tested_against(cycle):
-    """After destroy: apply, re-plan and destroy are all in the debug logs. tests/test_ci_policies.py
+    """After destroy: apply, re-plan and destroy are all recorded (from the provider's debug logs,
+    which are deleted once read: they hold secret values). tests/test_ci_policies.py
     proves the deploy and plan policies against security/ci_actions.yaml; this keeps that file true."""
     assert cycle.destroyed
-    recorded = iam_actions(cycle.debug_logs())
+    recorded = cycle.recorded_actions()
     committed = set(read_record(ACTIONS_RECORD)["infra"])
     assert {"ec2:CreateVpc", "ec2:DeleteVpc", "ec2:DescribeVpcs"} <= recorded
     assert (sorted(recorded - committed), sorted(committed - recorded)) == ([], []), (

@@ -6,7 +6,6 @@ from cdktf import Fn, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.data_aws_eks_cluster import DataAwsEksCluster
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKubernetes, HelmProviderKubernetesExec
 from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
@@ -18,8 +17,8 @@ from airflow_platform.constructs.default_storage_class import DefaultStorageClas
 from airflow_platform.constructs.keda import Keda
 from airflow_platform.constructs.secret_store import output_name
 from airflow_platform.settings import Settings
+from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
-from airflow_platform.stacks.infra import default_tags
 
 # Exec authentication: a short-lived token per Terraform run, nothing stored in state.
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
@@ -32,7 +31,7 @@ class AppsStack(TerraformStack):
         super().__init__(scope, id)
         s = settings
         configure_backend(self, id, s)
-        AwsProvider(self, "aws", region=s.region, default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+        configure_aws(self, s)
 
         cluster = DataAwsEksCluster(self, "cluster", name=infra["cluster_name"])
         host = cluster.endpoint

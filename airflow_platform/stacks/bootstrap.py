@@ -24,7 +24,6 @@ from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnec
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
@@ -32,7 +31,7 @@ from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.iam_policy import policy_json
 from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
 from airflow_platform.settings import Settings
-from airflow_platform.stacks.infra import default_tags
+from airflow_platform.stacks.aws_provider import configure_aws
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # A first deploy of VPCs, EKS, RDS and the chart outlasts the default hour.
@@ -56,8 +55,7 @@ class BootstrapStack(TerraformStack):
         super().__init__(scope, id)
         s = settings
         LocalBackend(self, path=f"../../../terraform.{id}.tfstate")  # relative: no absolute path in the JSON
-        AwsProvider(self, "aws", region=s.effective_state_region,
-                    default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+        configure_aws(self, s, region=s.effective_state_region)
         account = AwsAccount.of(self)
 
         # Account id in the default name: bucket names are global.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 
 from airflow_platform.airflow_identity import log_service_accounts
 from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
@@ -16,11 +15,9 @@ from airflow_platform.constructs.permissions_boundary import apply_permissions_b
 from airflow_platform.constructs.rds_vpc import RdsVpc
 from airflow_platform.constructs.secret_store import AirflowSecretStore, output_name
 from airflow_platform.settings import Settings
+from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 
-
-def default_tags(settings: Settings) -> dict[str, str]:
-    return {"Project": settings.name, "Environment": settings.profile, "ManagedBy": "cdktf"}
 
 
 class InfraStack(TerraformStack):
@@ -28,8 +25,7 @@ class InfraStack(TerraformStack):
         super().__init__(scope, id)
         s = settings
         configure_backend(self, id, s)
-        AwsProvider(self, "aws", region=s.region,
-                    default_tags=[AwsProviderDefaultTags(tags=default_tags(s))])
+        configure_aws(self, s)
         # The deploy role creates no role without it (bootstrap stack).
         apply_permissions_boundary(self, s.permissions_boundary_name)
 

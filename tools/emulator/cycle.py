@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from tools.emulator.adapt import CREDENTIAL, Adaptation, adapt_for_emulator
+from tools.emulator.api_calls import iam_actions
 from tools.emulator.moto_server import MotoServer
 from tools.terraform_cli import TerraformError, terraform, terraform_env
 
@@ -254,15 +255,25 @@ class EmulatorCycle:
 
     # --- Terraform ----------------------------------------------------------------------------
 
-    def debug_logs(self) -> list[Path]:
-        return sorted(self.logs_dir.glob("*.debug.log"))
+    def recorded_actions(self) -> set[str]:
+        """The IAM actions of every AWS call the provider made so far (with `record_api_calls`)."""
+        return {line for path in sorted(self.logs_dir.glob("*.actions"))
+                for line in path.read_text().splitlines() if line}
 
     def _terraform(self, *args: str, log: str, check: bool = True):
-        env = self._env
-        if self.record_api_calls:
-            # The provider's log only: Terraform core's own debug output would double the time.
-            env = dict(env, TF_LOG_PROVIDER="debug", TF_LOG_PATH=str(self.logs_dir / f"{log}.debug.log"))
-        return terraform(self.stack_dir, *args, env=env, log_path=self.logs_dir / f"{log}.log", check=check)
+        if not self.record_api_calls:
+            return terraform(self.stack_dir, *args, env=self._env, log_path=self.logs_dir / f"{log}.log", check=check)
+        # The provider's log only: Terraform core's own debug output would double the time.
+        debug_log = self.logs_dir / f"{log}.debug.log"
+        env = dict(self._env, TF_LOG_PROVIDER="debug", TF_LOG_PATH=str(debug_log))
+        try:
+            return terraform(self.stack_dir, *args, env=env, log_path=self.logs_dir / f"{log}.log", check=check)
+        finally:
+            # A debug log holds request and response bodies, secret values among them: keep
+            # only the actions it names, never the log itself.
+            if debug_log.exists():
+                (self.logs_dir / f"{log}.actions").write_text("\n".join(sorted(iam_actions([debug_log]))) + "\n")
+                debug_log.unlink()
 
 
 def counts_table(counts: Counter) -> str:

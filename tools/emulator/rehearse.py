@@ -28,7 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tools.emulator.api_calls import ACTIONS_RECORD, iam_actions, update_record
+from tools.emulator.api_calls import ACTIONS_RECORD, update_record
 from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
 from tools.emulator.moto_server import MotoError
 from tools.terraform_cli import TerraformError
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if left:
             raise RehearsalFailed("left after destroy:\n  " + "\n  ".join(left))
         if args.record_actions:
-            actions = iam_actions(cycle.debug_logs())
+            actions = cycle.recorded_actions()
             update_record(ACTIONS_RECORD, actions)
             say(f"{len(actions)} AWS actions recorded in {ACTIONS_RECORD.relative_to(ACTIONS_RECORD.parents[1])}")
         status = 0

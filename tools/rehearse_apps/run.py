@@ -18,10 +18,10 @@ from tools.chart_render import REPO, Rendered, TerraformValues, render_release
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
-from tools.rehearse_apps.pods import PodError, PodFactory
+from tools.rehearse_apps.pods import PodFactory
 from tools.rehearse_apps.secret_values import SecretFiller
 from tools.rehearse_apps.stack_jobs import stack_manifests
-from tools.rehearse_apps.servers import MissingServer, check_installed, start_postgres
+from tools.rehearse_apps.servers import check_installed, start_postgres
 from tools.rehearse_apps.traffic import ApiClient, TrafficError, check_remote_logs, measure
 from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside_namespace, namespace_problem,
                                         plan, reexec_inside, set_up_namespace)
