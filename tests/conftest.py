@@ -168,3 +168,9 @@ def rendered_addons(synth) -> dict:
 def rendered_addons_prod(synth_prod) -> dict:
     """The prod profile's Cluster Autoscaler and KEDA releases, rendered, by chart name."""
     return render_addons(synth_prod)
+
+
+@pytest.fixture(scope="session")
+def rendered_prod_http(synth_prod_http):
+    """The prod profile with only its defaults, rendered (the README's cost table reads it)."""
+    return render_once("prod-http", synth_prod_http)
