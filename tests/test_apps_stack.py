@@ -35,3 +35,17 @@ def test_release_pins_the_official_chart(synth):
 def test_pinned_providers(synth):
     versions = {k: v["version"] for k, v in synth.apps["terraform"]["required_providers"].items()}
     assert versions == {"aws": "5.100.0", "helm": "3.1.1", "kubernetes": "2.38.0"}
+
+
+def test_the_stacks_meet_at_one_typed_seam(synth):
+    """Every infra output the apps stack may read is a field of InfraOutputs, and nothing else
+    is an output: a renamed field breaks synthesis, not a deploy."""
+    from dataclasses import fields
+
+    from airflow_platform.constructs.secret_store import GENERATED, output_name
+    from airflow_platform.stacks.infra_outputs import InfraOutputs
+
+    expected = {f.name for f in fields(InfraOutputs) if f.name != "generated_secret_arns"}
+    expected |= {output_name(g.name) for g in GENERATED}
+    assert set(synth.infra["output"]) - {o for o in synth.infra["output"] if o.startswith("cross-stack-output-")} \
+        == expected

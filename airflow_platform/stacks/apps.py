@@ -15,10 +15,10 @@ from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.constructs.keda import Keda
-from airflow_platform.constructs.secret_store import output_name
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
+from airflow_platform.stacks.infra_outputs import InfraOutputs
 
 # Exec authentication: a short-lived token per Terraform run, nothing stored in state.
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
@@ -27,13 +27,13 @@ EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 class AppsStack(TerraformStack):
     """Everything that runs on the cluster. `infra` is the infra stack's `outputs`: plain values only."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, infra: dict[str, str]) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, infra: InfraOutputs) -> None:
         super().__init__(scope, id)
         s = settings
         configure_backend(self, id, s)
         configure_aws(self, s)
 
-        cluster = DataAwsEksCluster(self, "cluster", name=infra["cluster_name"])
+        cluster = DataAwsEksCluster(self, "cluster", name=infra.cluster_name)
         host = cluster.endpoint
         ca_certificate = Fn.base64decode(cluster.certificate_authority.get(0).data)
         token_args = ["eks", "get-token", "--cluster-name", cluster.name, "--region", s.region]
@@ -47,19 +47,19 @@ class AppsStack(TerraformStack):
 
         storage = DefaultStorageClass(self, "storage")
         # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
-        autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", settings=s, cluster_name=infra["cluster_name"],
-                                       role_arn=infra["cluster_autoscaler_role_arn"])
+        autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", settings=s, cluster_name=infra.cluster_name,
+                                       role_arn=infra.cluster_autoscaler_role_arn)
         before_airflow = [storage.storage_class, autoscaler.release]
         if s.celery_worker_autoscaling:
             # Workers follow the queue: the ScaledObject CRD must exist before the Airflow chart creates one.
             before_airflow.append(Keda(self, "keda").release)
         release = AirflowRelease(
             self, "airflow", settings=s,
-            database=DatabaseConnection(address=infra["db_address"], port=infra["db_port"], name=infra["db_name"],
+            database=DatabaseConnection(address=infra.db_address, port=infra.db_port, name=infra.db_name,
                                         role=AIRFLOW_DB_ROLE),
-            airflow_role_arn=infra["airflow_role_arn"], logs_bucket_name=infra["logs_bucket_name"],
-            secret_arns={name: infra[output_name(name)] for name in SOURCES},
-            master_secret_arn=infra["db_secret_arn"], db_bootstrap_role_arn=infra["db_bootstrap_role_arn"],
+            airflow_role_arn=infra.airflow_role_arn, logs_bucket_name=infra.logs_bucket_name,
+            secret_arns={name: infra.generated_secret_arns[name] for name in SOURCES},
+            master_secret_arn=infra.db_secret_arn, db_bootstrap_role_arn=infra.db_bootstrap_role_arn,
             # the chart's volume claims bind to the default class; autoscaler and KEDA first
             depends_on=before_airflow,
         )

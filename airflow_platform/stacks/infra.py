@@ -13,10 +13,11 @@ from airflow_platform.constructs.eks_with_csi import EksWithCsi
 from airflow_platform.constructs.peered_database import PeeredDatabase
 from airflow_platform.constructs.permissions_boundary import apply_permissions_boundary
 from airflow_platform.constructs.rds_vpc import RdsVpc
-from airflow_platform.constructs.secret_store import AirflowSecretStore, output_name
+from airflow_platform.constructs.secret_store import AirflowSecretStore
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
+from airflow_platform.stacks.infra_outputs import InfraOutputs
 
 
 
@@ -69,18 +70,11 @@ class InfraStack(TerraformStack):
         )
 
         # Plain values only: what the apps stack (and a human) needs.
-        self.outputs = {
-            "cluster_name": cluster.cluster_name,
-            "db_address": db.address,
-            "db_port": db.port,
-            "db_name": db.db_name,
-            "db_username": db.username,
-            "db_secret_arn": db.secret_arn,
-            "airflow_role_arn": cluster.airflow_role_arn,
-            "logs_bucket_name": cluster.logs_bucket_name,
-            "cluster_autoscaler_role_arn": autoscaler_role.arn,
-            "db_bootstrap_role_arn": secrets.bootstrap_role_arn,
-            **{output_name(name): arn for name, arn in secrets.arns.items()},
-        }
-        for output_id, value in self.outputs.items():
+        self.outputs = InfraOutputs(
+            cluster_name=cluster.cluster_name, db_address=db.address, db_port=db.port, db_name=db.db_name,
+            db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arn=cluster.airflow_role_arn,
+            logs_bucket_name=cluster.logs_bucket_name, cluster_autoscaler_role_arn=autoscaler_role.arn,
+            db_bootstrap_role_arn=secrets.bootstrap_role_arn, generated_secret_arns=secrets.arns,
+        )
+        for output_id, value in self.outputs.terraform_outputs().items():
             TerraformOutput(self, output_id, value=value)
