@@ -21,7 +21,8 @@ import pytest
 
 from airflow_platform.constructs.secret_store import GENERATED, secret_name
 from tools.emulator.api_calls import ACTIONS_RECORD, read_record
-from tools.emulator.cycle import PLAN_FILE, STATE_FILE, EmulatorCycle, Phases
+from emulator_run import applied
+from tools.emulator.cycle import PLAN_FILE, STATE_FILE
 
 pytestmark = pytest.mark.emulator
 
@@ -32,18 +33,8 @@ CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager",
 
 @pytest.fixture(scope="module")
 def cycle(synth, tmp_path_factory):
-    lines: list[str] = []
-    cycle = EmulatorCycle(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"),
-                          phases=Phases(report=lines.append), record_api_calls=True)
-    try:
-        cycle.up()
+    with applied(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"), record_api_calls=True) as cycle:
         yield cycle
-    finally:
-        try:
-            cycle.close()
-        finally:
-            # Shown by pytest -rA, and with the error when setup or teardown fails.
-            print("\n".join(lines), cycle.phases.table(), f"logs: {cycle.workdir}", sep="\n")
 
 
 @pytest.fixture(scope="module")

@@ -11,24 +11,15 @@ import json
 import pytest
 
 from airflow_platform.stacks.bootstrap import GITHUB_OIDC_HOST
-from tools.emulator.cycle import EmulatorCycle, Phases
+from emulator_run import applied
 
 pytestmark = pytest.mark.emulator
 
 
 @pytest.fixture(scope="module")
 def cycle(synth, tmp_path_factory):
-    lines: list[str] = []
-    cycle = EmulatorCycle(synth.stack_dir("bootstrap"), tmp_path_factory.mktemp("emulator-bootstrap"),
-                          phases=Phases(report=lines.append))
-    try:
-        cycle.up()
+    with applied(synth.stack_dir("bootstrap"), tmp_path_factory.mktemp("emulator-bootstrap")) as cycle:
         yield cycle
-    finally:
-        try:
-            cycle.close()
-        finally:
-            print("\n".join(lines), cycle.phases.table(), f"logs: {cycle.workdir}", sep="\n")
 
 
 @pytest.fixture(scope="module")
