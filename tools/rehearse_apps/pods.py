@@ -29,6 +29,8 @@ from tools.chart_render import Rendered, pod_spec
 VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 # Where a pod's filesystem is stood in for, per mount root: the pod folder's sub-folder.
 MOUNT_ROOTS = {"/opt/airflow": "opt-airflow", "/etc/pgbouncer": "etc-pgbouncer"}
+# What every container runs from: this checkout and its virtualenv.
+CODE_PATHS = (Path(__file__).resolve().parents[2], Path(sys.prefix).resolve())
 
 
 class PodError(RuntimeError):
@@ -157,7 +159,12 @@ class PodFactory:
                 target.mkdir(parents=True, exist_ok=True)
                 for rel, text in files.items():
                     (target / rel).write_text(text)
-        binds.append((folder / "tmp", "/tmp"))  # last: the run folder may itself be under /tmp
+        (folder / "tmp").mkdir(parents=True, exist_ok=True)
+        if any(path == Path("/tmp") or Path("/tmp") in path.parents for path in CODE_PATHS):
+            # A checkout under /tmp (a CI clone): a private /tmp would hide the interpreter.
+            env = {**env, "TMPDIR": str(folder / "tmp")}
+        else:
+            binds.append((folder / "tmp", "/tmp"))  # last: the run folder may itself be under /tmp
         return Container(workload_name, container_name, argv, env, folder, binds, folder)
 
 
