@@ -176,9 +176,9 @@ class Process:
             raise PodError(f"{container.pod}/{container.name} has neither command nor args")
         self.container = container
         self.log_path = container.folder / f"{container.name}.log"
-        mounts = " && ".join(f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}"
-                             for src, dst in container.binds)
-        script = f"set -e; {mounts}; cd {shlex.quote(str(container.workdir))} 2>/dev/null || cd /; exec \"$@\""
+        mounts = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(dst)}; " for src, dst in container.binds]
+        script = (f"set -e; {''.join(mounts)}cd {shlex.quote(str(container.workdir))} 2>/dev/null || cd /; "
+                  'exec "$@"')
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh",
