@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any, Mapping
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
-from airflow_platform.versions import eks_support_warning
+from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag, eks_support_warning
 
 ENV_PREFIX = "AIRFLOW_PLATFORM_"
 CDKTF_JSON = Path(__file__).resolve().parent.parent / "cdktf.json"
@@ -418,15 +418,6 @@ def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
     if eks:
         warnings.append(eks)
     return warnings
-
-
-# Cluster Autoscaler releases by Kubernetes minor version: the autoscaler's minor must
-# match the cluster's (its simulation embeds that version's scheduler).
-CLUSTER_AUTOSCALER_TAGS = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0"}
-
-
-def cluster_autoscaler_tag(eks_version: str) -> str | None:
-    return CLUSTER_AUTOSCALER_TAGS.get(eks_version)
 
 
 def is_graviton(instance_type: str) -> bool:

@@ -89,6 +89,15 @@ EKS_STANDARD_SUPPORT_ENDS: dict[str, date] = {
 }
 
 
+# Cluster Autoscaler releases by Kubernetes minor version: the autoscaler's minor must
+# match the cluster's (its simulation embeds that version's scheduler).
+CLUSTER_AUTOSCALER_TAGS: dict[str, str] = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0"}
+
+
+def cluster_autoscaler_tag(eks_version: str) -> str | None:
+    return CLUSTER_AUTOSCALER_TAGS.get(eks_version)
+
+
 def eks_support_warning(version: str, today: date) -> str | None:
     """A warning when `version` is (nearly) out of EKS standard support, or unknown here."""
     ends = EKS_STANDARD_SUPPORT_ENDS.get(version)

@@ -14,7 +14,8 @@ from airflow_platform.autoscaling import (
     CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, DISCOVERY_TAG, KEDA_NAMESPACE,
 )
 from airflow_platform.constructs.airflow_release import WORKER_TERMINATION_GRACE_SECONDS
-from airflow_platform.settings import CLUSTER_AUTOSCALER_TAGS, SettingsError, load_settings
+from airflow_platform.settings import SettingsError, load_settings
+from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS
 from tf_json import chart_release, resources
 from tools.chart_render import FAKE_ACCOUNT
 

@@ -17,8 +17,8 @@ empty string, which AWS's missing key equals in effect: it matches no ARN).
 `DEPLOY_POLICY_UNDER_TEST=<file>` runs the escalation tests against another deploy policy
 document (placeholders ACCOUNT_ID, STATE_BUCKET; its role named by DEPLOY_ROLE_UNDER_TEST).
 All four fail against the hand-written policy the bootstrap stack replaced:
-    git show a0f31bc:bootstrap/github-actions-permissions-policy.json > /tmp/old.json
-    DEPLOY_POLICY_UNDER_TEST=/tmp/old.json pytest tests/test_ci_policies.py -k cannot
+    git show a0f31bc:bootstrap/github-actions-permissions-policy.json > old-deploy-policy.json
+    DEPLOY_POLICY_UNDER_TEST=old-deploy-policy.json pytest tests/test_ci_policies.py -k cannot
 """
 
 from __future__ import annotations

@@ -17,13 +17,9 @@ from tf_json import chart_release
 MIGRATION_GATE = "wait-for-airflow-migrations"
 
 
-def airflow_release(synthesized) -> dict:
-    return chart_release(synthesized.apps, "airflow")
-
-
 def test_no_job_can_vanish_while_helm_waits_for_it(rendered_variant):
     variant, synthesized, rendered = rendered_variant
-    release = airflow_release(synthesized)
+    release = chart_release(synthesized.apps, "airflow")
     if not release.get("wait_for_jobs"):
         return  # Helm never reads a Job: nothing can vanish under it
     for job in rendered.of_kind("Job"):
@@ -35,7 +31,7 @@ def test_no_job_can_vanish_while_helm_waits_for_it(rendered_variant):
 
 def test_a_deploy_succeeds_only_after_the_migration(rendered_variant):
     variant, synthesized, rendered = rendered_variant
-    release = airflow_release(synthesized)
+    release = chart_release(synthesized.apps, "airflow")
     assert release["wait"] is True and release["atomic"] is True
     assert rendered.get("Job", f"{rendered.release_name}-run-airflow-migrations")
     if release.get("wait_for_jobs"):

@@ -12,7 +12,8 @@ from airflow_platform.autoscaling import (
 )
 from airflow_platform.capacity import CLUSTER_AUTOSCALER_RESOURCES
 from airflow_platform.constructs.airflow_release import to_yaml
-from airflow_platform.settings import Settings, cluster_autoscaler_tag
+from airflow_platform.settings import Settings
+from airflow_platform.versions import cluster_autoscaler_tag
 
 
 class ClusterAutoscaler(Construct):

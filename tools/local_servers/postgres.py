@@ -11,7 +11,7 @@ exit (also after an exception) stops it and removes the folder's contents.
 PostgreSQL refuses to run as root, and CI runs as root: then the cluster belongs to a system
 user (`airflow-test` by default, created with `useradd --system` if missing) and every server
 binary runs under `runuser -u <user> --`, in a folder chowned to it. That user must be able to
-traverse every parent of the folder; when it cannot (pytest's /tmp/pytest-of-root is 0700, and
+traverse every parent of the folder; when it cannot (pytest's base temp folder for root is 0700, and
 every pytest session resets it), the cluster goes to a fresh folder under the system temp
 folder instead (`server.folder` says where). Nothing outside these folders changes.
 """
