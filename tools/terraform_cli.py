@@ -44,7 +44,7 @@ def terraform(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout:
     """
     binary = shutil.which("terraform")
     if not binary:
-        raise TerraformError("terraform is not on PATH (Terraform >= 1.10 is required)")
+        raise TerraformError("terraform is not on PATH (Terraform >= 1.11 is required: write-only attributes)")
     argv = [binary, *args, "-no-color"] if args[0] not in ("version",) else [binary, *args]
     with subprocess.Popen(argv, cwd=cwd, env=env or terraform_env(), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -15,7 +15,7 @@ from tools.local_servers.postgres import PostgresNotInstalled, PostgresServer, f
 PACKAGES = {
     "pgbouncer": "pgbouncer (Debian/Ubuntu: apt-get install pgbouncer; macOS: brew install pgbouncer)",
     "redis-server": "redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)",
-    "terraform": "terraform >= 1.10 on PATH",
+    "terraform": "terraform >= 1.11 on PATH",
     "git": "git",
 }
 
