@@ -279,9 +279,9 @@ def airflow_pods(settings: Settings, *, workers: int, values: dict | None = None
 
     return [
         component("airflow-scheduler", ("scheduler",), groomer=("scheduler", "logGroomerSidecar"), dags=False,
-                  replicas=settings.scheduler_replicas, surges=True),
+                  replicas=settings.choices.scheduler_replicas, surges=True),
         component("airflow-api-server", ("apiServer",), groomer=None, dags=False,
-                  replicas=settings.api_server_replicas, surges=True),
+                  replicas=settings.choices.api_server_replicas, surges=True),
         component("airflow-dag-processor", ("dagProcessor",), groomer=("dagProcessor", "logGroomerSidecar"),
                   dags=True, replicas=1, surges=True),
         component("airflow-triggerer", ("triggerer",), groomer=("triggerer", "logGroomerSidecar"), dags=True,
@@ -289,7 +289,7 @@ def airflow_pods(settings: Settings, *, workers: int, values: dict | None = None
         component("airflow-worker", ("workers", "celery"), groomer=("workers", "logGroomerSidecar"), dags=True,
                   replicas=workers, surges=False),
         plain("airflow-pgbouncer", ("pgbouncer",), ("pgbouncer", "metricsExporterSidecar"),
-              replicas=settings.pgbouncer_replicas),
+              replicas=settings.choices.pgbouncer_replicas),
         plain("airflow-redis", ("redis",), surges=False),
         plain("airflow-statsd", ("statsd",)),
         # The jobs run at every install and upgrade (no Helm hooks), beside the pods.

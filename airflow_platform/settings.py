@@ -1,9 +1,8 @@
 """The one typed, validated settings object: the only place that reads input.
 
-Defaults live in the `context` of `cdktf.json`; each setting can be overridden by an
-environment variable named `AIRFLOW_PLATFORM_<SETTING>` (lists are comma-separated).
-A context default may be an object keyed by profile (`{"dev": ..., "prod": ...}`):
-profiles choose their own node sizes and worker bounds.
+Defaults live in the `context` of `cdktf.json`, and for the settings a profile sizes (node
+sizes, worker bounds) in the profile table (`profiles.py`); each setting can be overridden by
+an environment variable named `AIRFLOW_PLATFORM_<SETTING>` (lists are comma-separated).
 `load_settings()` validates everything before a single construct is built, and raises
 `SettingsError` with one line per problem, each naming the setting, the value and what
 is allowed.
@@ -22,11 +21,11 @@ from datetime import date
 from typing import Any, Mapping
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES, Profile
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag, eks_support_warning
 
 ENV_PREFIX = "AIRFLOW_PLATFORM_"
 CDKTF_JSON = Path(__file__).resolve().parent.parent / "cdktf.json"
-PROFILES = ("dev", "prod")
 
 
 class SettingsError(ValueError):
@@ -92,11 +91,12 @@ class Settings:
     github_repository: str = _setting("owner/name of the GitHub repository whose workflows may assume the CI roles")
     github_oidc_provider_exists: bool = _setting("the account already has GitHub's OIDC provider: look it up, do not create it")
 
-    # --- values derived from the profile: cost and availability choices -----------------
+    # --- derived values -------------------------------------------------------------------
 
     @property
-    def is_prod(self) -> bool:
-        return self.profile == "prod"
+    def choices(self) -> Profile:
+        """What the profile decides (profiles.py): NAT, multi-AZ, deletion protection, replicas, ..."""
+        return PROFILES[self.profile]
 
     @property
     def prefix(self) -> str:
@@ -106,34 +106,6 @@ class Settings:
     @property
     def cluster_name(self) -> str:
         return self.prefix
-
-    @property
-    def nat_gateway_per_az(self) -> bool:
-        return self.is_prod
-
-    @property
-    def db_multi_az(self) -> bool:
-        return self.is_prod
-
-    @property
-    def deletion_protection(self) -> bool:
-        return self.is_prod
-
-    @property
-    def scheduler_replicas(self) -> int:
-        return 2 if self.is_prod else 1
-
-    @property
-    def api_server_replicas(self) -> int:
-        return 2 if self.is_prod else 1
-
-    @property
-    def worker_replicas(self) -> int:
-        return self.celery_worker_min_replicas
-
-    @property
-    def pgbouncer_replicas(self) -> int:
-        return 2 if self.is_prod else 1
 
     @property
     def effective_state_region(self) -> str:
@@ -175,21 +147,19 @@ def load_settings(
     problems += [f"{k}: unknown setting (environment variable)" for k in unknown_env]
 
     profile = str(environ.get(ENV_PREFIX + "PROFILE", context.get("profile", ""))).strip()
+    sized_by = PROFILES.get(profile)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
         env_name = ENV_PREFIX + f.name.upper()
         if env_name in environ:
             raw, source = environ[env_name], env_name
-        elif f.name in context and isinstance(context[f.name], dict) and f.name != "profile":
-            # a default per profile (for an unknown profile, any: validation names the profile)
-            by_profile = context[f.name]
-            if profile in PROFILES and profile not in by_profile:
-                problems.append(f"{f.name}: cdktf.json context gives no default for profile {profile!r}")
-                continue
-            key = profile if profile in by_profile else next(iter(by_profile), None)
-            raw, source = by_profile.get(key), f"{f.name}.{key}"
         elif f.name in context:
             raw, source = context[f.name], f.name
+        elif f.name in PROFILE_SIZED_SETTINGS:
+            if sized_by is None:  # an unknown profile: validation names it; any table fills the gap
+                sized_by = next(iter(PROFILES.values()))
+            values[f.name] = getattr(sized_by, f.name)
+            continue
         else:
             problems.append(f"{f.name}: missing from cdktf.json context")
             continue

@@ -10,6 +10,7 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from airflow_platform.settings import (
     SETTING_NAMES, SettingsError, cidr_problem, is_graviton, load_settings, read_context, setting_docs,
 )
+from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES
 from paths import REPO
 
 
@@ -26,23 +27,21 @@ def problems(**overrides) -> list[str]:
 def test_the_committed_defaults_are_valid_and_dev():
     s = load()
     assert s.profile == "dev" and s.chart_version == "1.21.0"
-    assert (s.nat_gateway_per_az, s.db_multi_az, s.deletion_protection, s.scheduler_replicas) == (False, False, False, 1)
+    assert s.choices == PROFILES["dev"]
 
 
 def test_prod_profile_switches_cost_and_availability():
-    s = load(profile="prod")
-    assert (s.nat_gateway_per_az, s.db_multi_az, s.deletion_protection, s.scheduler_replicas) == (True, True, True, 2)
+    assert load(profile="prod").choices == PROFILES["prod"]
 
 
-def test_profiles_choose_their_own_node_sizes_and_worker_bounds():
-    dev, prod = load(), load(profile="prod")
-    assert (dev.node_instance_types, prod.node_instance_types) == (("m6i.large",), ("m6i.xlarge",))
-    assert (dev.celery_worker_autoscaling, prod.celery_worker_autoscaling) == (False, True)
-    assert (prod.celery_worker_min_replicas, prod.celery_worker_max_replicas, prod.worker_replicas) == (2, 10, 2)
+def test_profiles_give_the_defaults_of_node_sizes_and_worker_bounds():
+    for profile in PROFILES:
+        s = load(profile=profile)
+        assert {name: getattr(s, name) for name in PROFILE_SIZED_SETTINGS} == {
+            name: getattr(PROFILES[profile], name) for name in PROFILE_SIZED_SETTINGS}
     assert load(profile="prod", node_instance_types="m6i.2xlarge").node_instance_types == ("m6i.2xlarge",)
-    context = dict(read_context(), node_max_size={"dev": 3})  # prod has no default
-    with pytest.raises(SettingsError, match="node_max_size: cdktf.json context gives no default for profile 'prod'"):
-        load_settings(context=context, environ={"AIRFLOW_PLATFORM_PROFILE": "prod"})
+    context = dict(read_context(), node_max_size=6)  # cdktf.json overrides the profile too
+    assert load_settings(context=context, environ={"AIRFLOW_PLATFORM_PROFILE": "prod"}).node_max_size == 6
 
 
 def test_environment_overrides_context_and_parses_lists_and_numbers():
@@ -53,7 +52,7 @@ def test_environment_overrides_context_and_parses_lists_and_numbers():
 
 def test_every_setting_is_in_cdktf_json_and_documented_in_the_readme():
     readme = (REPO / "README.md").read_text()
-    assert set(read_context()) == set(SETTING_NAMES)
+    assert set(read_context()) | set(PROFILE_SIZED_SETTINGS) == set(SETTING_NAMES)
     for name, doc in setting_docs().items():
         assert f"`{name}`" in readme, f"README does not document {name}"
         assert doc

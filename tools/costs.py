@@ -54,7 +54,7 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
     node_hour = max(INSTANCE_TYPES[t].usd_per_hour for t in s.node_instance_types)
     resources = infra["resource"]
     nat_gateways = len(resources.get("aws_nat_gateway", {}))
-    multi_az = 2 if s.is_prod else 1
+    multi_az = 2 if s.choices.db_multi_az else 1
     volumes_min, volumes_max = release_volumes_gib(manifests, s.celery_worker_min_replicas, workers_at_max(s))
     secrets = len(resources.get("aws_secretsmanager_secret", {})) + 1  # + the RDS-managed master secret
 
@@ -69,7 +69,7 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
              s.node_disk_size_gib * p["ebs_gp3_gb_month"] * s.node_max_size),
         fixed(f"NAT gateways ({nat_gateways}, {a['nat_gb_month']} GB processed)",
               nat_gateways * p["nat_gateway_hour"] * hours + a["nat_gb_month"] * p["nat_gateway_gb"]),
-        fixed(f"RDS {s.db_instance_class}{' multi-AZ' if s.is_prod else ''}",
+        fixed(f"RDS {s.db_instance_class}{' multi-AZ' if s.choices.db_multi_az else ''}",
               p["rds_instance_hour"][s.db_instance_class] * hours * multi_az),
         fixed(f"RDS storage ({s.db_allocated_storage_gib} GiB gp3)",
               s.db_allocated_storage_gib * p["rds_gp3_gb_month"] * multi_az),

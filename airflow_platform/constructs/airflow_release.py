@@ -102,7 +102,7 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
                     logs_bucket_name: str) -> dict:
     """The values that depend on settings and on the infra stack's outputs."""
     s = settings
-    pdb = {"enabled": s.is_prod}
+    pdb = {"enabled": s.choices.pod_disruption_budgets}
     service = api_server_service(s)
 
     def service_account(component: str) -> dict:
@@ -124,16 +124,16 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
         "pgbouncer": {
             "configSecretName": secrets.pgbouncer_config,
             "metricsExporterSidecar": {"statsSecretName": secrets.pgbouncer_stats},
-            "replicas": s.pgbouncer_replicas,
+            "replicas": s.choices.pgbouncer_replicas,
             "podDisruptionBudget": pdb,
         },
         "createUserJob": {"env": [{"name": "AIRFLOW_ADMIN_PASSWORD", "valueFrom": {
             "secretKeyRef": {"name": secrets.admin_password, "key": "password"}}}]},
-        "scheduler": {"replicas": s.scheduler_replicas, "podDisruptionBudget": pdb},
-        "apiServer": {"replicas": s.api_server_replicas, "podDisruptionBudget": pdb,
+        "scheduler": {"replicas": s.choices.scheduler_replicas, "podDisruptionBudget": pdb},
+        "apiServer": {"replicas": s.choices.api_server_replicas, "podDisruptionBudget": pdb,
                       "service": service},
         "workers": {"celery": {
-            "replicas": s.worker_replicas,
+            "replicas": s.celery_worker_min_replicas,
             "podDisruptionBudget": pdb,
             # KEDA (installed by the apps stack) scales workers on queued + running tasks, through PgBouncer.
             "keda": {"enabled": s.celery_worker_autoscaling, "usePgbouncer": True,

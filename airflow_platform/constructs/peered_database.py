@@ -34,7 +34,8 @@ class PeeredDatabase(Construct):
       group: no CIDR, nothing public, no egress.
     - Encrypted with its own KMS key, never publicly accessible, TLS forced by the
       parameter group, backups kept `backup_retention_days`, logs exported, enhanced
-      monitoring; multi-AZ, deletion protection and a final snapshot when `production`.
+      monitoring; `multi_az`, `deletion_protection` and a `final_snapshot` (before a
+      destroy deletes it) as the profile chooses.
     - The master password is generated and kept by RDS in Secrets Manager
       (`manage_master_user_password`): it is never in Terraform input, JSON or git.
 
@@ -45,7 +46,8 @@ class PeeredDatabase(Construct):
     def __init__(
         self, scope: Construct, id: str, *, name: str, eks_vpc: EksVpc, rds_vpc: RdsVpc, allowed_from: str,
         engine_version: str, instance_class: str, allocated_storage_gib: int, max_allocated_storage_gib: int,
-        backup_retention_days: int, db_name: str, username: str, production: bool,
+        backup_retention_days: int, db_name: str, username: str, multi_az: bool,
+        deletion_protection: bool, final_snapshot: bool,
     ) -> None:
         super().__init__(scope, id)
         account = AwsAccount.of(self)
@@ -105,9 +107,9 @@ class PeeredDatabase(Construct):
             manage_master_user_password=True, master_user_secret_kms_key_id=key.arn,
             db_subnet_group_name=rds_vpc.db_subnet_group_name, vpc_security_group_ids=[db_sg.id],
             parameter_group_name=parameters.name, publicly_accessible=False,
-            multi_az=production, deletion_protection=production,
-            skip_final_snapshot=not production,
-            final_snapshot_identifier=f"{identifier}-final" if production else None,
+            multi_az=multi_az, deletion_protection=deletion_protection,
+            skip_final_snapshot=not final_snapshot,
+            final_snapshot_identifier=f"{identifier}-final" if final_snapshot else None,
             backup_retention_period=backup_retention_days, copy_tags_to_snapshot=True,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             iam_database_authentication_enabled=True, auto_minor_version_upgrade=True,

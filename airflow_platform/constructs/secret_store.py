@@ -58,7 +58,7 @@ def output_name(name: str) -> str:
 class AirflowSecretStore(Construct):
     """Attributes: `arns` (generated name -> secret ARN), `key_arn`, `bootstrap_role_arn`."""
 
-    def __init__(self, scope: Construct, id: str, *, prefix: str, namespace: str, production: bool,
+    def __init__(self, scope: Construct, id: str, *, prefix: str, namespace: str, recovery_window_days: int,
                  master_secret_arn: str, master_secret_key_arn: str,
                  oidc_provider_arn: str, oidc_issuer_host: str) -> None:
         super().__init__(scope, id)
@@ -70,8 +70,8 @@ class AirflowSecretStore(Construct):
             tf_id = g.name.replace("-", "_")
             secret = SecretsmanagerSecret(
                 self, tf_id, name=secret_name(prefix, g.name), description=g.what, kms_key_id=key.arn,
-                # Production keeps a deleted secret 30 days; dev frees the name at once for a redeploy.
-                recovery_window_in_days=30 if production else 0,
+                # A recovery window keeps a deleted secret restorable; 0 frees the name at once for a redeploy.
+                recovery_window_in_days=recovery_window_days,
             )
             value = ephemeral_random_password(self, f"airflow_{tf_id}", length=g.length)
             if g.fernet:

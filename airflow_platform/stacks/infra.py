@@ -33,7 +33,7 @@ class InfraStack(TerraformStack):
         eks_vpc = EksVpc(
             self, "eks_vpc", name=f"{s.prefix}-eks", cluster_name=s.cluster_name, cidr_block=s.eks_vpc_cidr,
             availability_zones=list(s.availability_zones), public_subnet_cidrs=list(s.eks_public_subnet_cidrs),
-            private_subnet_cidrs=list(s.eks_private_subnet_cidrs), nat_gateway_per_az=s.nat_gateway_per_az,
+            private_subnet_cidrs=list(s.eks_private_subnet_cidrs), nat_gateway_per_az=s.choices.nat_gateway_per_az,
             flow_log_retention_days=s.flow_log_retention_days,
         )
         rds_vpc = RdsVpc(
@@ -49,7 +49,7 @@ class InfraStack(TerraformStack):
             desired_size=s.node_desired_size, max_size=s.node_max_size, disk_size_gib=s.node_disk_size_gib,
             log_retention_days=s.flow_log_retention_days,
             log_service_accounts=log_service_accounts(s.airflow_namespace),
-            force_destroy_logs=not s.is_prod,
+            force_destroy_logs=s.choices.task_logs_destroyable,
         )
         autoscaler_role = ClusterAutoscalerRole(
             self, "cluster_autoscaler_role", cluster_name=s.cluster_name,
@@ -61,10 +61,12 @@ class InfraStack(TerraformStack):
             instance_class=s.db_instance_class, allocated_storage_gib=s.db_allocated_storage_gib,
             max_allocated_storage_gib=s.db_max_allocated_storage_gib,
             backup_retention_days=s.db_backup_retention_days, db_name=s.db_name, username=s.db_username,
-            production=s.is_prod,
+            multi_az=s.choices.db_multi_az, deletion_protection=s.choices.db_deletion_protection,
+            final_snapshot=s.choices.db_final_snapshot,
         )
         secrets = AirflowSecretStore(
-            self, "airflow_secrets", prefix=s.prefix, namespace=s.airflow_namespace, production=s.is_prod,
+            self, "airflow_secrets", prefix=s.prefix, namespace=s.airflow_namespace,
+            recovery_window_days=s.choices.secret_recovery_days,
             master_secret_arn=db.secret_arn, master_secret_key_arn=db.secret_key_arn,
             oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_host=cluster.oidc_issuer_host,
         )
