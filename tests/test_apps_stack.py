@@ -49,3 +49,19 @@ def test_the_stacks_meet_at_one_typed_seam(synth):
     expected |= {output_name(g.name) for g in GENERATED}
     assert set(synth.infra["output"]) - {o for o in synth.infra["output"] if o.startswith("cross-stack-output-")} \
         == expected
+
+
+def test_constructs_take_typed_props_not_the_settings_object():
+    """Constructs are reusable: the stacks map settings onto each construct's own props."""
+    import ast
+
+    from paths import REPO
+
+    for path in sorted((REPO / "airflow_platform" / "constructs").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    for alias in node.names}
+        assert "Settings" not in imported, f"{path.name} imports Settings"
+        args = {a.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                for a in node.args.args + node.args.kwonlyargs}
+        assert "settings" not in args, f"{path.name} has a `settings` parameter"

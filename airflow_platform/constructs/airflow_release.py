@@ -15,9 +15,11 @@ from cdktf_cdktf_provider_kubernetes.data_kubernetes_service_v1 import (
 from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV1Metadata
 
 from airflow_platform.airflow_identity import LOG_COMPONENTS, RELEASE_NAME, service_account_name
+from airflow_platform.constructs.airflow_release_props import (
+    Availability, CeleryWorkers, GitSync, InfraRefs, LoadBalancedUi,
+)
 from airflow_platform.constructs.airflow_secrets import AirflowSecrets, DatabaseConnection
 from airflow_platform.constructs.db_role_bootstrap import DbRoleBootstrap
-from airflow_platform.settings import Settings
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
@@ -35,14 +37,15 @@ RELEASE_TIMEOUT_SECONDS = 1200
 # so a rollout that replaces a busy worker still completes within one apply).
 WORKER_TERMINATION_GRACE_SECONDS = 600
 
-__all__ = ["AirflowRelease", "DatabaseConnection", "computed_values"]
+__all__ = ["AirflowRelease", "Availability", "CeleryWorkers", "DatabaseConnection", "GitSync", "InfraRefs",
+           "LoadBalancedUi", "computed_values"]
 
 
 class AirflowRelease(Construct):
-    """The chart at `settings.chart_version` in `settings.airflow_namespace`.
+    """The chart at `chart_version` in `namespace`, running `apache/airflow:<image_tag>`.
 
-    Values are `helm/values.yaml` (static choices) with `computed_values()` on top
-    (settings and infra outputs). Secrets reach the chart only as Secret names.
+    Values are `helm/values.yaml` (static choices) with `computed_values()` on top (these
+    props and the infra stack's references). Secrets reach the chart only as Secret names.
 
     The release waits (`wait`) until every pod is ready, for up to RELEASE_TIMEOUT_SECONDS;
     every Airflow pod first waits for the database migration, so a deploy only succeeds
@@ -54,64 +57,67 @@ class AirflowRelease(Construct):
     a new version of that role's password re-runs it and, through the
     `airflow-platform/db-password-version` pod annotation, restarts PgBouncer and Airflow.
 
-    Attributes: `release`, `namespace`, `secrets`, `db_role`, `url`.
+    `depends_on`: what must exist before the chart (the default StorageClass, the autoscaler,
+    KEDA when workers autoscale).
     """
 
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, database: DatabaseConnection,
-                 airflow_role_arn: str, logs_bucket_name: str, secret_arns: dict[str, str],
-                 master_secret_arn: str, db_bootstrap_role_arn: str,
+    url: str  # the UI's address: http(s)://<load balancer hostname>
+
+    def __init__(self, scope: Construct, id: str, *, namespace: str, chart_version: str, image_tag: str,
+                 region: str, git_sync: GitSync, ui: LoadBalancedUi, database: DatabaseConnection,
+                 infra: InfraRefs, workers: CeleryWorkers = CeleryWorkers(),
+                 availability: Availability = Availability(),
                  depends_on: list[ITerraformDependable] = ()) -> None:
         super().__init__(scope, id)
-        namespace = NamespaceV1(self, "namespace", metadata=NamespaceV1Metadata(name=settings.airflow_namespace))
-        self.namespace = namespace.metadata.name
-        self.secrets = AirflowSecrets(self, "secrets", namespace=self.namespace, database=database,
-                                      secret_arns=secret_arns)
+        namespace_name = NamespaceV1(self, "namespace", metadata=NamespaceV1Metadata(name=namespace)).metadata.name
+        secrets = AirflowSecrets(self, "secrets", namespace=namespace_name, database=database,
+                                 secret_arns=infra.secret_arns)
         # Airflow's own database role, before anything logs in as it.
-        self.db_role = DbRoleBootstrap(
-            self, "db_role", namespace=self.namespace, image=f"{AIRFLOW_IMAGE}:{settings.airflow_image_tag}",
-            database=database, master_secret_arn=master_secret_arn,
-            password_secret_arn=secret_arns["db-password"], password_version_id=self.secrets.db_password.version_id,
-            role_arn=db_bootstrap_role_arn,
+        db_role = DbRoleBootstrap(
+            self, "db_role", namespace=namespace_name, image=f"{AIRFLOW_IMAGE}:{image_tag}",
+            database=database, master_secret_arn=infra.master_secret_arn,
+            password_secret_arn=infra.secret_arns["db-password"], password_version_id=secrets.db_password.version_id,
+            role_arn=infra.db_bootstrap_role_arn,
         )
-        values = computed_values(settings, self.secrets, airflow_role_arn=airflow_role_arn,
-                                 logs_bucket_name=logs_bucket_name)
+        values = computed_values(image_tag=image_tag, region=region, git_sync=git_sync, ui=ui, workers=workers,
+                                 availability=availability, secrets=secrets, infra=infra)
         # A new Airflow role password restarts every pod that holds it (Airflow's and PgBouncer's).
-        password_version = {"airflow-platform/db-password-version": "${" + self.secrets.db_password.version_id + "}"}
+        password_version = {"airflow-platform/db-password-version": "${" + secrets.db_password.version_id + "}"}
         values["airflowPodAnnotations"] = password_version
         values["pgbouncer"]["podAnnotations"] = password_version
-        self.release = Release(
-            self, "release", name=RELEASE_NAME, namespace=self.namespace,
-            repository=CHART_REPOSITORY, chart=CHART_NAME, version=settings.chart_version,
+        release = Release(
+            self, "release", name=RELEASE_NAME, namespace=namespace_name,
+            repository=CHART_REPOSITORY, chart=CHART_NAME, version=chart_version,
             values=[VALUES_FILE.read_text(), to_yaml(values)],
             # Not wait_for_jobs: the jobs delete themselves (ttlSecondsAfterFinished) so that the next
             # upgrade can create them anew, and Helm fails for good on a Job that is gone while it
             # waits. The migration is still proven: every Airflow pod waits for it before it is ready.
             wait=True, wait_for_jobs=False, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
             max_history=10,
-            depends_on=[*depends_on, *self.secrets.resources, self.db_role.job],
+            depends_on=[*depends_on, *secrets.resources, db_role.job],
         )
         service = DataKubernetesServiceV1(
-            self, "api_server_service", depends_on=[self.release],
-            metadata=DataKubernetesServiceV1Metadata(name=f"{RELEASE_NAME}-api-server", namespace=self.namespace),
+            self, "api_server_service", depends_on=[release],
+            metadata=DataKubernetesServiceV1Metadata(name=f"{RELEASE_NAME}-api-server", namespace=namespace_name),
         )
         hostname = service.status.get(0).load_balancer.get(0).ingress.get(0).hostname
-        self.url = f"{'https' if settings.acm_certificate_arn else 'http'}://{hostname}"
+        self.url = f"{ui.scheme}://{hostname}"
 
 
-def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role_arn: str,
-                    logs_bucket_name: str) -> dict:
-    """The values that depend on settings and on the infra stack's outputs."""
-    s = settings
-    pdb = {"enabled": s.choices.pod_disruption_budgets}
-    service = api_server_service(s)
+def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadBalancedUi, workers: CeleryWorkers,
+                    availability: Availability, secrets: AirflowSecrets, infra: InfraRefs) -> dict:
+    """The values that depend on the props and on the infra stack's outputs."""
+    a = availability
+    pdb = {"enabled": a.pod_disruption_budgets}
+    service = api_server_service(ui)
 
     def service_account(component: str) -> dict:
         return {"create": True, "name": service_account_name(component),
-                "annotations": {"eks.amazonaws.com/role-arn": airflow_role_arn}}
+                "annotations": {"eks.amazonaws.com/role-arn": infra.airflow_role_arn}}
 
     values: dict = {
-        "defaultAirflowTag": s.airflow_image_tag,
-        "airflowVersion": s.airflow_image_tag,
+        "defaultAirflowTag": image_tag,
+        "airflowVersion": image_tag,
         "fernetKeySecretName": secrets.fernet_key,
         "apiSecretKeySecretName": secrets.api_secret_key,
         "jwtSecretName": secrets.jwt_secret,
@@ -124,21 +130,21 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
         "pgbouncer": {
             "configSecretName": secrets.pgbouncer_config,
             "metricsExporterSidecar": {"statsSecretName": secrets.pgbouncer_stats},
-            "replicas": s.choices.pgbouncer_replicas,
+            "replicas": a.pgbouncer_replicas,
             "podDisruptionBudget": pdb,
         },
         "createUserJob": {"env": [{"name": "AIRFLOW_ADMIN_PASSWORD", "valueFrom": {
             "secretKeyRef": {"name": secrets.admin_password, "key": "password"}}}]},
-        "scheduler": {"replicas": s.choices.scheduler_replicas, "podDisruptionBudget": pdb},
-        "apiServer": {"replicas": s.choices.api_server_replicas, "podDisruptionBudget": pdb,
+        "scheduler": {"replicas": a.scheduler_replicas, "podDisruptionBudget": pdb},
+        "apiServer": {"replicas": a.api_server_replicas, "podDisruptionBudget": pdb,
                       "service": service},
         "workers": {"celery": {
-            "replicas": s.celery_worker_min_replicas,
+            "replicas": workers.min_replicas,
             "podDisruptionBudget": pdb,
             # KEDA (installed by the apps stack) scales workers on queued + running tasks, through PgBouncer.
-            "keda": {"enabled": s.celery_worker_autoscaling, "usePgbouncer": True,
-                     "minReplicaCount": s.celery_worker_min_replicas,
-                     "maxReplicaCount": s.celery_worker_max_replicas},
+            "keda": {"enabled": workers.autoscaling, "usePgbouncer": True,
+                     "minReplicaCount": workers.min_replicas,
+                     "maxReplicaCount": workers.max_replicas},
             # The Cluster Autoscaler never drains a node under a worker; a worker that is
             # stopped (scale-in, rollout) gets this long to finish its tasks (Celery warm shutdown).
             "safeToEvict": False,
@@ -146,15 +152,15 @@ def computed_values(settings: Settings, secrets: AirflowSecrets, *, airflow_role
         }},
         "triggerer": {"podDisruptionBudget": pdb},
         "dagProcessor": {"podDisruptionBudget": pdb},
-        "dags": {"gitSync": git_sync_values(s)},
+        "dags": {"gitSync": git_sync_values(git_sync)},
         "env": [
             # An AWS connection without keys: boto3's default chain, i.e. the IRSA role.
-            {"name": "AIRFLOW_CONN_AWS_DEFAULT", "value": f"aws://?region_name={s.region}"},
+            {"name": "AIRFLOW_CONN_AWS_DEFAULT", "value": f"aws://?region_name={region}"},
         ],
         "config": {"core": {"execution_api_server_url": execution_api_url(service)},
                    "logging": {
             "remote_logging": "True",
-            "remote_base_log_folder": f"s3://{logs_bucket_name}/task-logs",
+            "remote_base_log_folder": f"s3://{infra.logs_bucket_name}/task-logs",
             "remote_log_conn_id": "aws_default",
         }},
     }
@@ -174,7 +180,7 @@ def to_yaml(values: dict) -> str:
     return yaml.dump(values, Dumper=_PlainDumper, sort_keys=True)
 
 
-def api_server_service(s: Settings) -> dict:
+def api_server_service(ui: LoadBalancedUi) -> dict:
     """An internet-facing Network Load Balancer in front of the API server (the UI)."""
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     annotations = {
@@ -187,13 +193,13 @@ def api_server_service(s: Settings) -> dict:
         f"{prefix}healthcheck-path": HEALTH_PATH,
         f"{prefix}healthcheck-port": "traffic-port",
     }
-    if s.acm_certificate_arn:
-        annotations |= {f"{prefix}ssl-cert": s.acm_certificate_arn, f"{prefix}ssl-ports": "https"}
+    if ui.certificate_arn:
+        annotations |= {f"{prefix}ssl-cert": ui.certificate_arn, f"{prefix}ssl-ports": "https"}
         ports = [{"name": "https", "port": 443, "targetPort": "api-server"}]
     else:
         ports = [{"name": "http", "port": 80, "targetPort": "api-server"}]
     return {"type": "LoadBalancer", "annotations": annotations, "ports": ports,
-            "loadBalancerSourceRanges": list(s.load_balancer_source_cidrs)}
+            "loadBalancerSourceRanges": list(ui.source_cidrs)}
 
 
 def execution_api_url(service: dict) -> str:
@@ -208,13 +214,13 @@ def execution_api_url(service: dict) -> str:
     return f"http://{RELEASE_NAME}-api-server:{port['port']}/execution/"
 
 
-def git_sync_values(s: Settings) -> dict:
-    values = {"enabled": True, "repo": s.git_sync_repo, "branch": s.git_sync_branch, "subPath": s.git_sync_subpath}
-    if s.git_sync_ssh_secret:
+def git_sync_values(git: GitSync) -> dict:
+    values = {"enabled": True, "repo": git.repo, "branch": git.branch, "subPath": git.subpath}
+    if git.ssh_secret:
         # Host keys pinned in the repository: no trust on first use.
-        values |= {"sshKeySecret": s.git_sync_ssh_secret, "knownHosts": KNOWN_HOSTS_FILE.read_text().strip()}
-    if s.git_sync_credentials_secret:
+        values |= {"sshKeySecret": git.ssh_secret, "knownHosts": KNOWN_HOSTS_FILE.read_text().strip()}
+    if git.credentials_secret:
         # HTTPS with a token: the Secret holds GITSYNC_USERNAME/GITSYNC_PASSWORD (and the
         # GIT_SYNC_ names of git-sync v3).
-        values["credentialsSecret"] = s.git_sync_credentials_secret
+        values["credentialsSecret"] = git.credentials_secret
     return values

@@ -45,11 +45,13 @@ class DatabaseConnection:
 
 
 class SecretSource:
-    """One Secrets Manager secret, read ephemerally: `value` and `version_id` are Terraform expressions."""
+    """One Secrets Manager secret, read ephemerally."""
+
+    value: str  # a Terraform expression of the ephemeral value
+    version_id: str  # a Terraform expression of the current version's id (no value in it)
 
     def __init__(self, scope: Construct, name: str, arn: str) -> None:
         tf_id = name.replace("-", "_")
-        self.name = name
         self.value = expression(ephemeral_secret_string(scope, f"airflow_{tf_id}", secret_id=arn))
         versions = DataAwsSecretsmanagerSecretVersions(scope, f"{tf_id}_versions", secret_id=arn)
         # A local: a short reference, safe inside YAML that wraps long lines.
@@ -66,8 +68,22 @@ def revision(*sources: SecretSource) -> float:
 
 
 class AirflowSecrets(Construct):
-    """Every Secret the chart is pointed at, by name. Attributes are the Secret names; `db_password`
-    is the Airflow role's password source (its `version_id` restarts the pods that hold it)."""
+    """Every Secret the chart is pointed at. Each is a Kubernetes Secret whose data Terraform writes
+    write-only (`data_wo`) from Secrets Manager, read ephemerally: no value reaches state or plan."""
+
+    resources: list[SecretV1]  # the chart depends on them
+    db_password: SecretSource  # the Airflow role's password: its `version_id` restarts the pods that hold it
+    # The Secret names, each set in the chart value that reads it:
+    metadata_connection: str
+    result_backend_connection: str
+    pgbouncer_config: str
+    pgbouncer_stats: str
+    fernet_key: str
+    api_secret_key: str
+    jwt_secret: str
+    redis_password: str
+    broker_url: str
+    admin_password: str
 
     def __init__(self, scope: Construct, id: str, *, namespace: str, database: DatabaseConnection,
                  secret_arns: dict[str, str]) -> None:

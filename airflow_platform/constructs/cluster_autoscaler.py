@@ -12,7 +12,6 @@ from airflow_platform.autoscaling import (
 )
 from airflow_platform.capacity import CLUSTER_AUTOSCALER_RESOURCES
 from airflow_platform.constructs.airflow_release import to_yaml
-from airflow_platform.settings import Settings
 from airflow_platform.versions import cluster_autoscaler_tag
 
 
@@ -21,29 +20,31 @@ class ClusterAutoscaler(Construct):
 
     It finds the node group's Auto Scaling group by the two tags EKS managed node groups
     carry (`k8s.io/cluster-autoscaler/enabled`, `k8s.io/cluster-autoscaler/<cluster>`),
-    and acts through `role_arn` (IRSA; the infra stack's ClusterAutoscalerRole).
-    Attribute: `release`.
+    and acts through `role_arn` (IRSA; the infra stack's ClusterAutoscalerRole) in `region`.
     """
 
-    def __init__(self, scope: Construct, id: str, *, settings: Settings, cluster_name: str, role_arn: str) -> None:
+    release: Release  # what the Airflow release waits for
+
+    def __init__(self, scope: Construct, id: str, *, region: str, kubernetes_version: str, cluster_name: str,
+                 role_arn: str) -> None:
         super().__init__(scope, id)
         self.release = Release(
             self, "release", name=CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, namespace=CLUSTER_AUTOSCALER_NAMESPACE,
             repository=CLUSTER_AUTOSCALER_REPOSITORY, chart=CLUSTER_AUTOSCALER_CHART,
             version=CLUSTER_AUTOSCALER_CHART_VERSION,
-            values=[to_yaml(cluster_autoscaler_values(settings, cluster_name=cluster_name, role_arn=role_arn))],
+            values=[to_yaml(cluster_autoscaler_values(region=region, kubernetes_version=kubernetes_version,
+                                                       cluster_name=cluster_name, role_arn=role_arn))],
             wait=True, atomic=True, cleanup_on_fail=True, max_history=10,
         )
 
 
-def cluster_autoscaler_values(settings: Settings, *, cluster_name: str, role_arn: str) -> dict:
-    s = settings
+def cluster_autoscaler_values(*, region: str, kubernetes_version: str, cluster_name: str, role_arn: str) -> dict:
     return {
         "cloudProvider": "aws",
-        "awsRegion": s.region,
+        "awsRegion": region,
         "fullnameOverride": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
         "autoDiscovery": {"clusterName": cluster_name, "tags": [DISCOVERY_TAG, cluster_tag(cluster_name)]},
-        "image": {"tag": cluster_autoscaler_tag(s.eks_version)},
+        "image": {"tag": cluster_autoscaler_tag(kubernetes_version)},
         "rbac": {"serviceAccount": {"create": True, "name": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
                                     "annotations": {"eks.amazonaws.com/role-arn": role_arn}}},
         "resources": CLUSTER_AUTOSCALER_RESOURCES,

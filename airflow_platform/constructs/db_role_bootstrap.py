@@ -38,7 +38,9 @@ AIRFLOW_UID = 50000  # the apache/airflow image's user
 
 
 class DbRoleBootstrap(Construct):
-    """Attributes: `job` (make the chart depend on it)."""
+    """Creates or updates Airflow's own database role, idempotently, as a Job with its own IRSA role."""
+
+    job: JobV1  # the chart depends on it: nothing logs in as the role before it exists
 
     def __init__(self, scope: Construct, id: str, *, namespace: str, image: str, database: DatabaseConnection,
                  master_secret_arn: str, password_secret_arn: str, password_version_id: str, role_arn: str,

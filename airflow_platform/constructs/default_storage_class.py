@@ -13,8 +13,10 @@ class DefaultStorageClass(Construct):
     """`gp3-encrypted`, marked default so every PVC without a class binds (workers, triggerer, Redis).
 
     WaitForFirstConsumer creates each volume in the AZ of the pod that claims it; volumes
-    can grow in place. Attribute: `name`.
+    can grow in place.
     """
+
+    storage_class: StorageClassV1  # what the Airflow release waits for
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
@@ -27,4 +29,3 @@ class DefaultStorageClass(Construct):
             parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
             reclaim_policy="Delete", volume_binding_mode="WaitForFirstConsumer", allow_volume_expansion=True,
         )
-        self.name = self.storage_class.metadata.name

@@ -15,8 +15,10 @@ class Keda(Construct):
     """Chart 2.20.2 in its own namespace, CRDs included (ScaledObject).
 
     The Airflow release depends on this one, so a single apply installs the CRD before the
-    chart that creates a ScaledObject. Attribute: `release`.
+    chart that creates a ScaledObject.
     """
+
+    release: Release  # what the Airflow release waits for
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)

@@ -9,7 +9,9 @@ from cdktf_cdktf_provider_aws.data_aws_eks_cluster import DataAwsEksCluster
 from cdktf_cdktf_provider_helm.provider import HelmProvider, HelmProviderKubernetes, HelmProviderKubernetesExec
 from cdktf_cdktf_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
-from airflow_platform.constructs.airflow_release import AirflowRelease, DatabaseConnection
+from airflow_platform.constructs.airflow_release import (
+    AirflowRelease, Availability, CeleryWorkers, DatabaseConnection, GitSync, InfraRefs, LoadBalancedUi,
+)
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
 from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
@@ -47,19 +49,31 @@ class AppsStack(TerraformStack):
 
         storage = DefaultStorageClass(self, "storage")
         # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
-        autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", settings=s, cluster_name=infra.cluster_name,
-                                       role_arn=infra.cluster_autoscaler_role_arn)
+        autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", region=s.region, kubernetes_version=s.eks_version,
+                                       cluster_name=infra.cluster_name, role_arn=infra.cluster_autoscaler_role_arn)
         before_airflow = [storage.storage_class, autoscaler.release]
         if s.celery_worker_autoscaling:
             # Workers follow the queue: the ScaledObject CRD must exist before the Airflow chart creates one.
             before_airflow.append(Keda(self, "keda").release)
         release = AirflowRelease(
-            self, "airflow", settings=s,
+            self, "airflow", namespace=s.airflow_namespace, chart_version=s.chart_version,
+            image_tag=s.airflow_image_tag, region=s.region,
+            git_sync=GitSync(repo=s.git_sync_repo, branch=s.git_sync_branch, subpath=s.git_sync_subpath,
+                             ssh_secret=s.git_sync_ssh_secret, credentials_secret=s.git_sync_credentials_secret),
+            ui=LoadBalancedUi(source_cidrs=s.load_balancer_source_cidrs, certificate_arn=s.acm_certificate_arn),
+            workers=CeleryWorkers(min_replicas=s.celery_worker_min_replicas,
+                                  max_replicas=s.celery_worker_max_replicas,
+                                  autoscaling=s.celery_worker_autoscaling),
+            availability=Availability(
+                scheduler_replicas=s.choices.scheduler_replicas, api_server_replicas=s.choices.api_server_replicas,
+                pgbouncer_replicas=s.choices.pgbouncer_replicas,
+                pod_disruption_budgets=s.choices.pod_disruption_budgets),
             database=DatabaseConnection(address=infra.db_address, port=infra.db_port, name=infra.db_name,
                                         role=AIRFLOW_DB_ROLE),
-            airflow_role_arn=infra.airflow_role_arn, logs_bucket_name=infra.logs_bucket_name,
-            secret_arns={name: infra.generated_secret_arns[name] for name in SOURCES},
-            master_secret_arn=infra.db_secret_arn, db_bootstrap_role_arn=infra.db_bootstrap_role_arn,
+            infra=InfraRefs(
+                airflow_role_arn=infra.airflow_role_arn, logs_bucket_name=infra.logs_bucket_name,
+                secret_arns={name: infra.generated_secret_arns[name] for name in SOURCES},
+                master_secret_arn=infra.db_secret_arn, db_bootstrap_role_arn=infra.db_bootstrap_role_arn),
             # the chart's volume claims bind to the default class; autoscaler and KEDA first
             depends_on=before_airflow,
         )
