@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_platform.settings import Settings
 from defaults import settings_without_env
+
+if TYPE_CHECKING:  # the real import is slow (the provider classes): only in synthesize()
+    from airflow_platform.app import Stacks
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
@@ -20,24 +24,41 @@ os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 @dataclass
 class Synthesized:
-    """The stacks of one synthesis: the JSON, and the folder Terraform would run in."""
+    """The stacks of one synthesis: the stack objects, their JSON as written, and the folder
+    Terraform would run in."""
 
     settings: Settings
     outdir: Path
-    infra: dict
+    stacks: Stacks  # the TerraformStack objects, for cdktf's `Testing`
+    infra: dict  # <outdir>/stacks/infra/cdk.tf.json, as Terraform reads it (with cdktf's "//" metadata)
     apps: dict
     bootstrap: dict
+    _testing_synth: dict[str, str] = field(default_factory=dict, repr=False)
 
     def stack_dir(self, stack: str) -> Path:
         return self.outdir / "stacks" / stack
 
+    def testing_synth(self, stack: str) -> str:
+        """`Testing.synth` of one stack: its JSON without cdktf's "//" metadata, keys sorted.
+
+        `Testing.synth` skips `prepare_stack()`, which resolves cross-stack references; the
+        `app.synth()` in `synthesize` below has prepared every stack already."""
+        if stack not in self._testing_synth:
+            from cdktf import Testing
+
+            self._testing_synth[stack] = Testing.synth(getattr(self.stacks, stack))
+        return self._testing_synth[stack]
+
 
 def synthesize(settings: Settings, outdir: Path) -> Synthesized:
-    from airflow_platform.app import synthesize as synthesize_app  # slow import: only when a test needs it
+    """One synthesis (the session's only one for these settings): `app.synth()` writes the
+    folder that the Terraform tests run in, and the stack objects are kept for `Testing`."""
+    from airflow_platform.app import build_app  # slow import: only when a test needs it
 
-    synthesize_app(settings, outdir)
-    stacks = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in ("infra", "apps", "bootstrap")}
-    return Synthesized(settings=settings, outdir=outdir, **stacks)
+    app, stacks = build_app(settings, outdir)
+    app.synth()  # prepares every stack (cross-stack references), then writes them
+    written = {s: json.loads((outdir / "stacks" / s / "cdk.tf.json").read_text()) for s in stacks._fields}
+    return Synthesized(settings=settings, outdir=outdir, stacks=stacks, **written)
 
 
 @pytest.fixture(scope="session")

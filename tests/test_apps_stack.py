@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from cdktf import Testing
+from cdktf_cdktf_provider_helm.release import Release
+
 from tf_json import chart_release
 
 
@@ -26,10 +29,10 @@ def test_kubernetes_and_helm_providers_use_exec_auth(synth):
 
 
 def test_release_pins_the_official_chart(synth):
-    release = chart_release(synth.apps, "airflow")
-    assert release["repository"] == "https://airflow.apache.org"
-    assert release["chart"] == "airflow"
-    assert release["version"] == synth.settings.chart_version == "1.21.0"
+    chart_release(synth.apps, "airflow")  # exactly one release of the chart
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("apps"), Release.TF_RESOURCE_TYPE, {
+        "repository": "https://airflow.apache.org", "chart": "airflow", "version": synth.settings.chart_version})
+    assert synth.settings.chart_version == "1.21.0"
 
 
 def test_pinned_providers(synth):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 from tf_json import only, resources
 
@@ -47,9 +50,10 @@ def test_each_ci_role_trusts_exactly_one_subject_of_the_repository(request, fixt
 
 
 def test_github_oidc_provider_is_created_or_looked_up(synth, synth_prod):
-    created = only(synth.bootstrap, "aws_iam_openid_connect_provider")
-    assert created["url"] == "https://token.actions.githubusercontent.com"
-    assert created["client_id_list"] == ["sts.amazonaws.com"]
+    only(synth.bootstrap, "aws_iam_openid_connect_provider")
+    assert Testing.to_have_resource_with_properties(
+        synth.testing_synth("bootstrap"), IamOpenidConnectProvider.TF_RESOURCE_TYPE,
+        {"url": "https://token.actions.githubusercontent.com", "client_id_list": ["sts.amazonaws.com"]})
     assert trust(synth, "deploy_role")["Principal"] == {"Federated": "${aws_iam_openid_connect_provider.github_oidc.arn}"}
     # github_oidc_provider_exists: one per account, so a second install looks it up.
     assert not resources(synth_prod.bootstrap, "aws_iam_openid_connect_provider")
@@ -69,7 +73,9 @@ def test_roles_are_named_outside_what_the_deploy_role_manages(synth):
 
 def test_state_bucket_is_the_setting_or_named_after_the_account(synth, synth_prod):
     assert only(synth.bootstrap, "aws_s3_bucket")["bucket"].startswith(f"tfstate-{synth.settings.prefix}-${{data.")
-    assert only(synth_prod.bootstrap, "aws_s3_bucket")["bucket"] == synth_prod.settings.state_bucket
+    only(synth_prod.bootstrap, "aws_s3_bucket")
+    assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("bootstrap"), S3Bucket.TF_RESOURCE_TYPE,
+                                                    {"bucket": synth_prod.settings.state_bucket})
     outputs = set(synth.bootstrap["output"])
     assert outputs == {"state_bucket", "plan_role_arn", "deploy_role_arn", "permissions_boundary_arn",
                        "github_oidc_provider_arn"}

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import ipaddress
 
+# The provider classes, for their TF_RESOURCE_TYPE: imported lazily (airflow_platform,
+# imported by conftest.py first, loads only the submodules named here).
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.db_instance import DbInstance
+from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup
+from cdktf_cdktf_provider_aws.eks_access_entry import EksAccessEntry
+from cdktf_cdktf_provider_aws.eks_addon import EksAddon
+from cdktf_cdktf_provider_aws.eks_cluster import EksCluster
+from cdktf_cdktf_provider_aws.launch_template import LaunchTemplate
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
+from cdktf_cdktf_provider_aws.vpc_peering_connection_options import VpcPeeringConnectionOptions
 from tf_json import only, ref, resources
+
+# Testing.to_have_resource_with_properties(json, type, properties): SOME resource of the type
+# has these properties (objects may hold more keys; lists must match in length and order).
+# Where the promise is about the one resource of its type, `only()` asserts there is one.
 
 
 def vpc_names(stack) -> dict[str, str]:
@@ -77,9 +93,10 @@ def test_peering_routes_both_ways_with_dns(synth):
     names = vpc_names(synth.infra)
     assert peering["vpc_id"] == ref("aws_vpc", names["eks"]) and peering["peer_vpc_id"] == ref("aws_vpc", names["rds"])
     assert peering["auto_accept"] is True
-    options = only(synth.infra, "aws_vpc_peering_connection_options")
-    assert options["requester"]["allow_remote_vpc_dns_resolution"] is True
-    assert options["accepter"]["allow_remote_vpc_dns_resolution"] is True
+    only(synth.infra, "aws_vpc_peering_connection_options")
+    assert Testing.to_have_resource_with_properties(
+        synth.testing_synth("infra"), VpcPeeringConnectionOptions.TF_RESOURCE_TYPE,
+        {"requester": {"allow_remote_vpc_dns_resolution": True}, "accepter": {"allow_remote_vpc_dns_resolution": True}})
 
     tables = resources(synth.infra, "aws_route_table")
     via_peering = [r for r in resources(synth.infra, "aws_route").values()
@@ -110,37 +127,44 @@ def test_database_admits_postgres_only_from_the_node_security_group(synth):
 
 def test_database_is_private_encrypted_and_forces_tls(synth):
     db = only(synth.infra, "aws_db_instance")
-    assert db["publicly_accessible"] is False
-    assert db["storage_encrypted"] is True and db["kms_key_id"].startswith("${aws_kms_key.")
-    assert db["engine"] == "postgres" and db["engine_version"] == synth.settings.db_engine_version
-    assert db["manage_master_user_password"] is True and "password" not in db
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), DbInstance.TF_RESOURCE_TYPE, {
+        "publicly_accessible": False, "storage_encrypted": True, "manage_master_user_password": True,
+        "engine": "postgres", "engine_version": synth.settings.db_engine_version})
+    assert db["kms_key_id"].startswith("${aws_kms_key.") and "password" not in db
     assert db["backup_retention_period"] >= 7
     assert set(db["enabled_cloudwatch_logs_exports"]) >= {"postgresql"}
     params = only(synth.infra, "aws_db_parameter_group")
     assert db["parameter_group_name"] == "${aws_db_parameter_group." + next(
         iter(resources(synth.infra, "aws_db_parameter_group"))) + ".name}"
-    assert {"name": "rds.force_ssl", "value": "1"} in params["parameter"]
-    assert params["family"] == "postgres" + synth.settings.db_engine_version.split(".")[0]
+    assert {"name": "rds.force_ssl", "value": "1"} in params["parameter"]  # among others: by hand
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), DbParameterGroup.TF_RESOURCE_TYPE,
+                                                    {"family": "postgres" + synth.settings.db_engine_version.split(".")[0]})
 
 
 def test_database_profile_choices(synth, synth_prod):
-    dev, prod = only(synth.infra, "aws_db_instance"), only(synth_prod.infra, "aws_db_instance")
-    assert (dev["multi_az"], dev["deletion_protection"], dev["skip_final_snapshot"]) == (False, False, True)
-    assert (prod["multi_az"], prod["deletion_protection"], prod["skip_final_snapshot"]) == (True, True, False)
+    only(synth.infra, "aws_db_instance")
+    prod = only(synth_prod.infra, "aws_db_instance")
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), DbInstance.TF_RESOURCE_TYPE,
+                                                    {"multi_az": False, "deletion_protection": False,
+                                                     "skip_final_snapshot": True})
+    assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("infra"), DbInstance.TF_RESOURCE_TYPE,
+                                                    {"multi_az": True, "deletion_protection": True,
+                                                     "skip_final_snapshot": False})
     assert prod["final_snapshot_identifier"]
 
 
 def test_eks_encryption_logs_and_endpoint_access(synth):
     cluster = only(synth.infra, "aws_eks_cluster")
-    assert cluster["version"] == synth.settings.eks_version
-    assert cluster["encryption_config"]["resources"] == ["secrets"]
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), EksCluster.TF_RESOURCE_TYPE, {
+        "version": synth.settings.eks_version,
+        "encryption_config": {"resources": ["secrets"]},
+        "vpc_config": {"endpoint_private_access": True,
+                       "public_access_cidrs": list(synth.settings.cluster_endpoint_public_cidrs)},
+        "access_config": {"authentication_mode": "API"},
+    })
     assert cluster["encryption_config"]["provider"]["key_arn"].startswith("${aws_kms_key.")
     assert set(cluster["enabled_cluster_log_types"]) == {"api", "audit", "authenticator", "controllerManager",
-                                                          "scheduler"}
-    vpc_config = cluster["vpc_config"]
-    assert vpc_config["endpoint_private_access"] is True
-    assert vpc_config["public_access_cidrs"] == list(synth.settings.cluster_endpoint_public_cidrs)
-    assert cluster["access_config"]["authentication_mode"] == "API"
+                                                          "scheduler"}  # in any order: by hand
     # the log group exists before the cluster, or EKS creates an unencrypted one forever
     log_group = next(n for n, g in resources(synth.infra, "aws_cloudwatch_log_group").items()
                      if g["name"] == f"/aws/eks/{synth.settings.cluster_name}/cluster")
@@ -149,20 +173,22 @@ def test_eks_encryption_logs_and_endpoint_access(synth):
 
 def test_admin_access_entries(synth, synth_prod):
     assert not resources(synth.infra, "aws_eks_access_entry")
-    entry = only(synth_prod.infra, "aws_eks_access_entry")
-    assert entry["principal_arn"] == "arn:aws:iam::123456789012:role/platform-admins"
+    only(synth_prod.infra, "aws_eks_access_entry")
+    assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("infra"), EksAccessEntry.TF_RESOURCE_TYPE,
+                                                    {"principal_arn": "arn:aws:iam::123456789012:role/platform-admins"})
     association = only(synth_prod.infra, "aws_eks_access_policy_association")
     assert association["policy_arn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
 
 
 def test_nodes_require_imdsv2_and_encrypted_volumes_in_private_subnets(synth):
     template = only(synth.infra, "aws_launch_template")
-    assert template["metadata_options"]["http_tokens"] == "required"
-    assert template["metadata_options"]["http_put_response_hop_limit"] == 1
+    node_sg = next(n for n, g in resources(synth.infra, "aws_security_group").items() if g["name"].endswith("-eks-nodes"))
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), LaunchTemplate.TF_RESOURCE_TYPE, {
+        "metadata_options": {"http_tokens": "required", "http_put_response_hop_limit": 1},
+        "vpc_security_group_ids": [ref("aws_security_group", node_sg)],
+    })
     ebs = template["block_device_mappings"][0]["ebs"]
     assert ebs["encrypted"] == "true" and ebs["volume_type"] == "gp3"
-    node_sg = next(n for n, g in resources(synth.infra, "aws_security_group").items() if g["name"].endswith("-eks-nodes"))
-    assert template["vpc_security_group_ids"] == [ref("aws_security_group", node_sg)]
     assert "tags" not in template  # tags go through tag_specifications
 
     group = only(synth.infra, "aws_eks_node_group")
@@ -189,10 +215,10 @@ def _conditions(statement) -> dict[str, list[str]]:
 
 
 def test_ebs_csi_add_on_with_its_own_role_for_its_service_account_only(synth):
-    addon = only(synth.infra, "aws_eks_addon")
-    assert addon["addon_name"] == "aws-ebs-csi-driver"
+    only(synth.infra, "aws_eks_addon")
     role_name = next(n for n, r in resources(synth.infra, "aws_iam_role").items() if r["name"].endswith("-ebs-csi-driver"))
-    assert addon["service_account_role_arn"] == ref("aws_iam_role", role_name, "arn")
+    assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), EksAddon.TF_RESOURCE_TYPE, {
+        "addon_name": "aws-ebs-csi-driver", "service_account_role_arn": ref("aws_iam_role", role_name, "arn")})
     [statement] = _trust(synth.infra, "-ebs-csi-driver")
     assert statement["actions"] == ["sts:AssumeRoleWithWebIdentity"]
     assert statement["principals"][0]["identifiers"][0].startswith("${aws_iam_openid_connect_provider.")
@@ -206,13 +232,16 @@ def test_ebs_csi_add_on_with_its_own_role_for_its_service_account_only(synth):
 def test_task_logs_bucket_is_encrypted_versioned_and_private(synth):
     bucket_name = next(iter(resources(synth.infra, "aws_s3_bucket")))
     bucket_id = ref("aws_s3_bucket", bucket_name)
-    block = only(synth.infra, "aws_s3_bucket_public_access_block")
-    assert block["bucket"] == bucket_id
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                          "restrict_public_buckets"))
+    only(synth.infra, "aws_s3_bucket_public_access_block")
+    infra = synth.testing_synth("infra")
+    assert Testing.to_have_resource_with_properties(infra, S3BucketPublicAccessBlock.TF_RESOURCE_TYPE, {
+        "bucket": bucket_id, "block_public_acls": True, "block_public_policy": True, "ignore_public_acls": True,
+        "restrict_public_buckets": True})
     encryption = only(synth.infra, "aws_s3_bucket_server_side_encryption_configuration")
     assert encryption["rule"][0]["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
-    assert only(synth.infra, "aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
+    only(synth.infra, "aws_s3_bucket_versioning")
+    assert Testing.to_have_resource_with_properties(infra, S3BucketVersioningA.TF_RESOURCE_TYPE,
+                                                    {"versioning_configuration": {"status": "Enabled"}})
 
 
 def test_airflow_role_trusts_exactly_the_chart_service_accounts(synth):

@@ -45,9 +45,13 @@ def test_the_stacks_follow_the_profile_table(profile, synth, synth_prod):
     synthesized = synth if profile == "dev" else synth_prod
     choices = PROFILES[profile]
     infra = synthesized.infra
-    [db] = resources(infra, "aws_db_instance").values()
-    assert (db["multi_az"], db["deletion_protection"], db["skip_final_snapshot"]) == (
-        choices.db_multi_az, choices.db_deletion_protection, not choices.db_final_snapshot)
+    from cdktf import Testing
+    from cdktf_cdktf_provider_aws.db_instance import DbInstance
+
+    [_] = resources(infra, "aws_db_instance").values()  # one instance
+    assert Testing.to_have_resource_with_properties(synthesized.testing_synth("infra"), DbInstance.TF_RESOURCE_TYPE, {
+        "multi_az": choices.db_multi_az, "deletion_protection": choices.db_deletion_protection,
+        "skip_final_snapshot": not choices.db_final_snapshot})
     assert len(resources(infra, "aws_nat_gateway")) == (len(synthesized.settings.availability_zones)
                                                          if choices.nat_gateway_per_az else 1)
     [logs_bucket] = [b for b in resources(infra, "aws_s3_bucket").values() if "-logs-" in b["bucket"]]
