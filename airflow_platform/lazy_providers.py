@@ -20,7 +20,9 @@ Why it is safe:
   which these packages predate and which is filled here. jsii names a submodule's Python
   module by snake-casing its camelCase name; tests check that rule for every submodule.
 
-`CDKTF_EAGER_PROVIDER_IMPORT=1` turns it off (to compare; the output is byte-identical).
+`install(eager=True)` turns it off (to compare; the output is byte-identical). This module
+reads no environment: the package's entry point (`airflow_platform/__init__.py`) decides,
+from `CDKTF_EAGER_PROVIDER_IMPORT=1`.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def submodules(package_dir: str) -> list[str]:
                   if not d.startswith("_") and os.path.isfile(os.path.join(package_dir, d, "__init__.py")))
 
 
-def install() -> bool:
-    """Register the provider packages lazily; False when switched off or already imported eagerly."""
-    if os.environ.get(EAGER_SWITCH) == "1":
+def install(eager: bool = False) -> bool:
+    """Register the provider packages lazily; False when `eager` or already imported eagerly."""
+    if eager:
         return False
     from jsii import _reference_map
 

@@ -6,9 +6,10 @@ import ipaddress
 
 import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
+from pydantic import ValidationError
 
 from airflow_platform.settings import (
-    SETTING_NAMES, SettingsError, cidr_problem, is_graviton, load_settings, read_context, setting_docs,
+    SETTING_NAMES, SettingsError, cidr_problem, is_graviton, load_settings, read_context, rule_ids, setting_docs,
 )
 from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES
 from paths import REPO
@@ -215,3 +216,172 @@ def test_state_bucket_names_s3_refuses(bucket):
 @pytest.mark.parametrize("bucket", ["abc", "tfstate-airflow-123456789012", "my.state.bucket", "t" * 63])
 def test_state_bucket_names_s3_accepts(bucket):
     assert load(state_bucket=bucket).state_bucket == bucket
+
+
+# --- one case per rule: the setting, the value and what is allowed ---------------------------
+
+SSH_REPO = "git@github.com:your-org/airflow-on-eks.git"
+
+
+def case(rule: str, setting: str, allowed: str, context: dict | None = None, **env: str):
+    """`env` as AIRFLOW_PLATFORM_* variables, `context` over cdktf.json's (None drops a key)."""
+    return pytest.param(rule, setting, allowed, context or {}, env, id=rule)
+
+
+RULE_CASES = [
+    # one setting, field constraints
+    case("region", "region", "use an AWS region code such as us-east-1", region="useast1"),
+    case("name", "name", "use 2-20 lowercase letters, digits and single hyphens", name="Airflow"),
+    case("availability_zones", "availability_zones", "give at least two availability zones",
+         availability_zones="us-east-1a", eks_public_subnet_cidrs="10.0.0.0/22",
+         eks_private_subnet_cidrs="10.0.32.0/19", rds_subnet_cidrs="10.1.0.0/24"),
+    case("eks_version", "eks_version", "use a Kubernetes minor version such as 1.35 (no patch, no leading v)",
+         eks_version="1.35.1"),
+    case("cluster_endpoint_public_cidrs", "cluster_endpoint_public_cidrs", "give at least one CIDR",
+         cluster_endpoint_public_cidrs=""),
+    case("load_balancer_source_cidrs", "load_balancer_source_cidrs", "give at least one CIDR",
+         load_balancer_source_cidrs=" , "),
+    case("cluster_admin_principal_arns_item", "cluster_admin_principal_arns", "use IAM role or user ARNs",
+         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/admin,arn:aws:iam::123:role/short-account"),
+    case("node_instance_types", "node_instance_types", "give at least one EC2 instance type", node_instance_types=""),
+    case("node_instance_types_item", "node_instance_types", "use EC2 instance types such as m6i.large",
+         node_instance_types="m6i"),
+    case("node_min_size", "node_min_size", "use 1 or more (Airflow needs a node to run on)",
+         node_min_size="0", node_desired_size="0"),
+    case("node_disk_size_gib", "node_disk_size_gib", "use 20 to 16384 GiB", node_disk_size_gib="10"),
+    case("db_engine_version", "db_engine_version", "use a PostgreSQL major version from 13 to 17",
+         db_engine_version="16.4"),
+    case("db_instance_class", "db_instance_class", "use an RDS instance class such as db.t4g.medium",
+         db_instance_class="t4g.medium"),
+    case("db_allocated_storage_gib", "db_allocated_storage_gib", "use 20 to 65536 GiB",
+         db_allocated_storage_gib="70000", db_max_allocated_storage_gib="80000"),
+    case("db_backup_retention_days", "db_backup_retention_days", "use 7 to 35 days", db_backup_retention_days="36"),
+    case("db_name", "db_name", "use a letter then up to 62 letters, digits or underscores", db_name="airflow-db"),
+    case("db_username", "db_username", "use a letter then letters, digits or underscores", db_username="1admin"),
+    case("airflow_namespace", "airflow_namespace", "use a Kubernetes name", airflow_namespace="Airflow"),
+    case("chart_version", "chart_version", "use a chart version such as 1.21.0", chart_version="1.21"),
+    case("airflow_image_tag", "airflow_image_tag", "use an image tag such as 3.2.0", airflow_image_tag="-3.2.0"),
+    case("git_sync_repo", "git_sync_repo", "use an https:// URL (no credentials in it) or an ssh URL",
+         git_sync_repo="https://user:token@github.com/your-org/airflow-on-eks.git"),  # pragma: allowlist secret
+    case("git_sync_branch", "git_sync_branch", "use a git branch name", git_sync_branch="feature..x"),
+    case("git_sync_subpath", "git_sync_subpath", "use a relative folder of the repository", git_sync_subpath="../dags"),
+    case("git_sync_ssh_secret", "git_sync_ssh_secret", "use a Kubernetes Secret name, or leave it empty",
+         git_sync_repo=SSH_REPO, git_sync_ssh_secret="Git_Key"),  # pragma: allowlist secret
+    case("git_sync_credentials_secret", "git_sync_credentials_secret",
+         "use a Kubernetes Secret name, or leave it empty",
+         git_sync_credentials_secret="token!"),  # pragma: allowlist secret
+    case("celery_worker_min_replicas", "celery_worker_min_replicas", "use 1 or more (a queue needs a worker)",
+         celery_worker_min_replicas="0"),
+    case("celery_worker_max_replicas", "celery_worker_max_replicas", "use at most 100",
+         celery_worker_max_replicas="101"),
+    case("acm_certificate_arn", "acm_certificate_arn", "use an ACM certificate ARN, or leave it empty for HTTP",
+         acm_certificate_arn="arn:aws:iam::123456789012:server-certificate/x"),
+    case("state_region", "state_region", "use an AWS region code, or leave it empty", state_region="EU"),
+    case("state_key_prefix", "state_key_prefix", "use a path of letters, digits, dots, hyphens and slashes",
+         state_key_prefix="/absolute"),
+    case("github_repository", "github_repository", "use owner/name as GitHub spells it", github_repository="org"),
+    # one setting, validators
+    case("profile", "profile", "use one of dev, prod", profile="staging"),
+    case("availability_zones_unique", "availability_zones", "each availability zone may appear once",
+         availability_zones="us-east-1a,us-east-1a"),
+    case("cidr_notation", "eks_vpc_cidr", "use CIDR notation with a prefix length", eks_vpc_cidr="10.0.0.0"),
+    case("cidr_ipv6", "rds_subnet_cidrs", "use an IPv4 network", rds_subnet_cidrs="fd00::/64,10.1.1.0/24"),
+    case("vpc_prefix", "eks_vpc_cidr", "AWS VPCs take a prefix from /16 to /28", eks_vpc_cidr="10.0.0.0/12"),
+    case("subnet_prefix", "rds_subnet_cidrs", "AWS subnets take a prefix from /16 to /28",
+         rds_subnet_cidrs="10.1.0.0/29,10.1.0.8/29"),
+    case("flow_log_retention_days", "flow_log_retention_days", "use a CloudWatch retention: 1, 3, 5, 7",
+         flow_log_retention_days="100"),
+    case("eks_version_autoscaler", "eks_version", "use a version with a known Cluster Autoscaler release",
+         eks_version="1.20"),
+    case("node_instance_types_architecture", "node_instance_types", "use instance types of one architecture",
+         node_instance_types="m6i.large,m7g.large"),
+    case("db_username_reserved", "db_username", "not one of admin, postgres, public", db_username="postgres"),
+    case("db_username_airflow_role", "db_username", "must not be named like Airflow's own database role",
+         db_username="Airflow"),
+    case("state_bucket", "state_bucket", "use an S3 bucket name", state_bucket="Tf_State"),
+    # between settings
+    case("availability_zones_region", "availability_zones", "use zones of region us-east-1, such as us-east-1a",
+         availability_zones="eu-west-1a,eu-west-1b"),
+    case("subnet_count", "rds_subnet_cidrs", "give one subnet per availability zone (2)",
+         rds_subnet_cidrs="10.1.0.0/24"),
+    case("subnet_outside_vpc", "eks_private_subnet_cidrs", "it lies outside eks_vpc_cidr 10.0.0.0/16",
+         eks_private_subnet_cidrs="10.0.32.0/19,10.9.0.0/19"),
+    case("subnet_overlap", "eks_private_subnet_cidrs", "it overlaps 10.0.32.0/24 of eks_public_subnet_cidrs",
+         eks_public_subnet_cidrs="10.0.0.0/22,10.0.32.0/24"),
+    case("vpc_overlap", "rds_vpc_cidr", "overlaps eks_vpc_cidr '10.0.0.0/16'; peered VPCs need disjoint CIDRs",
+         rds_vpc_cidr="10.0.128.0/17", rds_subnet_cidrs="10.0.128.0/24,10.0.129.0/24"),
+    case("node_desired_below_min", "node_desired_size", "use at least node_min_size (3)",
+         node_min_size="3", node_desired_size="2"),
+    case("node_desired_above_max", "node_desired_size", "use at most node_max_size (4)",
+         node_desired_size="5", node_max_size="4"),
+    case("node_max_below_min", "node_max_size", "use at least node_min_size (3)",
+         node_min_size="3", node_desired_size="3", node_max_size="2"),
+    case("celery_worker_max_below_min", "celery_worker_max_replicas", "use at least celery_worker_min_replicas (3)",
+         celery_worker_min_replicas="3", celery_worker_max_replicas="2"),
+    case("db_max_storage_below_allocated", "db_max_allocated_storage_gib",
+         "use at least db_allocated_storage_gib (200)",
+         db_allocated_storage_gib="200", db_max_allocated_storage_gib="100"),
+    case("git_sync_ssh_secret_missing", "git_sync_ssh_secret", "name the Secret with the SSH key",
+         git_sync_repo=SSH_REPO),
+    case("git_sync_ssh_secret_with_https", "git_sync_ssh_secret", "leave it empty for an https git_sync_repo",
+         git_sync_ssh_secret="git-key"),  # pragma: allowlist secret
+    case("git_sync_credentials_secret_with_ssh", "git_sync_credentials_secret", "works over https only",
+         git_sync_repo=SSH_REPO, git_sync_ssh_secret="git-key",  # pragma: allowlist secret
+         git_sync_credentials_secret="git-token"),  # pragma: allowlist secret
+    # the input itself
+    case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
+    case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),
+    case("missing", "region", "missing from cdktf.json context", context={"region": None}),
+    case("type_int", "node_min_size", "'five' (from AIRFLOW_PLATFORM_NODE_MIN_SIZE) is not a whole number",
+         node_min_size="five"),
+    case("type_bool", "rds_subnets_public", "'maybe' (from AIRFLOW_PLATFORM_RDS_SUBNETS_PUBLIC) is not true or false",
+         rds_subnets_public="maybe"),
+    case("type_list", "availability_zones",
+         "'us-east-1a,us-east-1b' (from availability_zones) is not a list of strings",
+         context={"availability_zones": "us-east-1a,us-east-1b"}),
+    case("type_str", "db_engine_version", "16 (from db_engine_version) is not a string",
+         context={"db_engine_version": 16}),
+    case("capacity", "node_min_size", "1 is too small for 1 worker(s)", node_min_size="1"),
+]
+
+
+@pytest.mark.parametrize("rule, setting, allowed, context, env", RULE_CASES)
+def test_each_rule_names_the_setting_the_value_and_what_is_allowed(rule, setting, allowed, context, env):
+    ctx = {k: v for k, v in {**read_context(), **context}.items() if v is not None}
+    with pytest.raises(SettingsError) as err:
+        load_settings(context=ctx, environ={f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in env.items()})
+    found = dict(zip(err.value.rules, err.value.problems))
+    assert rule in found, err.value.problems
+    assert found[rule].startswith(f"{setting}: ") and allowed in found[rule], found[rule]
+    for problem in err.value.problems:  # our words only, one line each
+        assert "Input should" not in problem and "validation error" not in problem and "\n" not in problem
+
+
+def test_every_rule_has_a_case():
+    assert sorted(p.values[0] for p in RULE_CASES) == sorted(rule_ids())
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"node_min_size": True}, "node_min_size: True (from node_min_size) is not a whole number"),
+    ({"node_disk_size_gib": 50.5}, "node_disk_size_gib: 50.5 (from node_disk_size_gib) is not a whole number"),
+    ({"rds_subnets_public": "maybe"}, "rds_subnets_public: 'maybe' (from rds_subnets_public) is not true or false"),
+    ({"node_instance_types": ["m6i.large", 5]}, "node_instance_types: ['m6i.large', 5] (from node_instance_types) "
+                                                "is not a list of strings"),
+    ({"eks_vpc_cidr": ["10.0.0.0/16"]}, "eks_vpc_cidr: ['10.0.0.0/16'] (from eks_vpc_cidr) is not a string"),
+])
+def test_bad_types_in_cdktf_json_are_named_once(overrides, expected):
+    with pytest.raises(SettingsError) as err:
+        load_settings(context={**read_context(), **overrides}, environ={})
+    assert len(err.value.problems) == 1 and err.value.problems[0].startswith(expected)
+
+
+def test_environment_lists_are_comma_separated_and_may_be_empty():
+    s = load(cluster_admin_principal_arns=" arn:aws:iam::123456789012:role/a , arn:aws:iam::123456789012:user/b ,")
+    assert s.cluster_admin_principal_arns == ("arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:user/b")
+    assert load(cluster_admin_principal_arns="").cluster_admin_principal_arns == ()
+
+
+def test_settings_are_frozen():
+    s = load()
+    with pytest.raises(ValidationError, match="frozen"):
+        s.name = "other"  # type: ignore[misc]
