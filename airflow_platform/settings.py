@@ -6,13 +6,16 @@ of `cdktf.json` (lists as JSON lists), and for the settings a profile sizes (nod
 worker bounds) the profile table (`profiles.py`). Unknown keys in either source are refused.
 
 Rules on one setting are field constraints (`Field(ge=, le=, pattern=)`, validators of
-the field's type); rules between settings are a `model_validator`; the capacity check runs
+the field's type); rules between settings are a `model_validator`, which pydantic runs only
+when every field is valid, so on a field error `load_settings()` also runs them over the
+settings that are sound on their own: every problem in one round. The capacity check runs
 last, once everything else holds. `load_settings()` turns pydantic's errors into
 `SettingsError`: one line per problem, each naming the setting, the value and what is allowed.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -20,9 +23,10 @@ import re
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Mapping, get_origin
+from types import SimpleNamespace
+from typing import Annotated, Any, Callable, Mapping, get_origin
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -299,6 +303,12 @@ class Settings(BaseSettings):
 
     # --- the rules between settings ---------------------------------------------------------
 
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_the_input(cls, data: Any) -> Any:
+        _RAW.set(dict(data) if isinstance(data, Mapping) else None)  # for load_settings' partial check
+        return data
+
     @model_validator(mode="after")
     def _rules_between_settings(self) -> Settings:
         problems = _between(self)
@@ -365,22 +375,37 @@ def rule_ids() -> tuple[str, ...]:
     return (*fields, *items, *CUSTOM_RULES, *INPUT_RULES)
 
 
-def _between(s: Settings) -> list[tuple[str, str]]:
-    """The rules between settings, as (rule, problem) pairs; every setting is valid on its own here."""
+def _between(s: Any) -> list[tuple[str, str]]:
+    """The rules between settings, as (rule, problem) pairs. `s` may lack the settings that are
+    not valid on their own (load_settings' partial check): a rule that reads one is skipped."""
     p: list[tuple[str, str]] = []
 
     def bad(rule: str, setting: str, value: Any, allowed: str) -> None:
         assert rule in CUSTOM_RULES, rule
         p.append((rule, not_allowed(setting, value, allowed)))
 
+    for rule in BETWEEN_RULES:
+        before = len(p)
+        try:
+            rule(s, bad)
+        except AttributeError:  # it reads a setting that is already wrong on its own
+            del p[before:]
+    return p
+
+
+Bad = Callable[[str, str, Any, str], None]
+
+
+def _zones_of_the_region(s: Any, bad: Bad) -> None:
     for az in s.availability_zones:
         if not re.fullmatch(re.escape(s.region) + r"[a-z]", az):
             bad("availability_zones_region", "availability_zones", az,
                 f"use zones of region {s.region}, such as {s.region}a")
 
-    az_count = len(s.availability_zones)
-    for vpc_setting, groups in (("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
-                                ("rds_vpc_cidr", ("rds_subnet_cidrs",))):
+
+def _subnets_of(vpc_setting: str, groups: tuple[str, ...]) -> Callable[[Any, Bad], None]:
+    def rule(s: Any, bad: Bad) -> None:
+        az_count = len(s.availability_zones)
         vpc_cidr = getattr(s, vpc_setting)
         vpc = ipaddress.ip_network(vpc_cidr)
         seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
@@ -396,25 +421,45 @@ def _between(s: Settings) -> list[tuple[str, str]]:
                     if net.overlaps(other):
                         bad("subnet_overlap", group, cidr, f"it overlaps {other} of {other_group}")
                 seen.append((group, net))
-    if ipaddress.ip_network(s.eks_vpc_cidr).overlaps(ipaddress.ip_network(s.rds_vpc_cidr)):
-        p.append(("vpc_overlap", f"rds_vpc_cidr: {s.rds_vpc_cidr!r} overlaps eks_vpc_cidr {s.eks_vpc_cidr!r}; "
-                  "peered VPCs need disjoint CIDRs or the routes between them cannot work"))
+    return rule
 
+
+def _vpcs_disjoint(s: Any, bad: Bad) -> None:
+    if ipaddress.ip_network(s.eks_vpc_cidr).overlaps(ipaddress.ip_network(s.rds_vpc_cidr)):
+        bad("vpc_overlap", "rds_vpc_cidr", s.rds_vpc_cidr, f"it overlaps eks_vpc_cidr {s.eks_vpc_cidr!r}; "
+            "peered VPCs need disjoint CIDRs or the routes between them cannot work")
+
+
+def _node_desired_from_min(s: Any, bad: Bad) -> None:
     if s.node_desired_size < s.node_min_size:
         bad("node_desired_below_min", "node_desired_size", s.node_desired_size,
             f"use at least node_min_size ({s.node_min_size})")
+
+
+def _node_desired_to_max(s: Any, bad: Bad) -> None:
     if s.node_desired_size > s.node_max_size:
         bad("node_desired_above_max", "node_desired_size", s.node_desired_size,
             f"use at most node_max_size ({s.node_max_size})")
+
+
+def _node_max_from_min(s: Any, bad: Bad) -> None:
     if s.node_max_size < s.node_min_size:
         bad("node_max_below_min", "node_max_size", s.node_max_size, f"use at least node_min_size ({s.node_min_size})")
+
+
+def _worker_bounds(s: Any, bad: Bad) -> None:
     if s.celery_worker_max_replicas < s.celery_worker_min_replicas:
         bad("celery_worker_max_below_min", "celery_worker_max_replicas", s.celery_worker_max_replicas,
             f"use at least celery_worker_min_replicas ({s.celery_worker_min_replicas})")
+
+
+def _db_storage(s: Any, bad: Bad) -> None:
     if s.db_max_allocated_storage_gib < s.db_allocated_storage_gib:
         bad("db_max_storage_below_allocated", "db_max_allocated_storage_gib", s.db_max_allocated_storage_gib,
             f"use at least db_allocated_storage_gib ({s.db_allocated_storage_gib})")
 
+
+def _git_sync_secrets(s: Any, bad: Bad) -> None:
     https = s.git_sync_repo.startswith("https://")
     if not https and not s.git_sync_ssh_secret:
         bad("git_sync_ssh_secret_missing", "git_sync_ssh_secret", s.git_sync_ssh_secret,
@@ -426,13 +471,41 @@ def _between(s: Settings) -> list[tuple[str, str]]:
     if s.git_sync_credentials_secret and not https:
         bad("git_sync_credentials_secret_with_ssh", "git_sync_credentials_secret", s.git_sync_credentials_secret,
             "a username/token Secret works over https only: leave it empty for an ssh git_sync_repo")
-    return p
+
+
+BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
+    _zones_of_the_region,
+    _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
+    _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
+    _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
+)
+
+
+def _sound_settings(raw: Mapping[str, Any], wrong: set[str]) -> SimpleNamespace:
+    """The settings that are valid on their own, each validated alone (the others left out)."""
+    sound = {}
+    for name, value in raw.items():
+        if name in Settings.model_fields and name not in wrong:
+            try:
+                sound[name] = _field_alone(name).validate_python(value)
+            except ValidationError:
+                continue
+    return SimpleNamespace(**sound)
+
+
+@functools.cache
+def _field_alone(name: str) -> TypeAdapter:
+    field = Settings.model_fields[name]
+    return TypeAdapter(Annotated[field.annotation, field],
+                       config=ConfigDict(regex_engine="python-re", str_strip_whitespace=True))
 
 
 # --- the sources --------------------------------------------------------------------------
 
 # What load_settings() reads (cdktf.json context, environment); unset: the real ones.
 _INPUT: ContextVar[tuple[Mapping[str, Any], Mapping[str, str]] | None] = ContextVar("settings_input", default=None)
+# The merged input of the last validation (every source), for the rules between the sound settings.
+_RAW: ContextVar[dict[str, Any] | None] = ContextVar("settings_raw", default=None)
 
 
 class _Environment(EnvSettingsSource):
@@ -497,10 +570,16 @@ def load_settings(
     context = read_context() if context is None else context
     environ = os.environ if environ is None else environ
     token = _INPUT.set((context, environ))
+    _RAW.set(None)
     try:
         settings = Settings()
     except ValidationError as err:
         explained = _explain(err, context, environ)
+        raw = _RAW.get()
+        if raw is not None and not any(e["type"] == "between_settings" for e in err.errors()):
+            # Every problem at once: the rules between the settings that are sound on their own too.
+            wrong = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+            explained += [found for found in _between(_sound_settings(raw, wrong)) if found not in explained]
         raise SettingsError([text for _, text in explained], [rule for rule, _ in explained]) from None
     finally:
         _INPUT.reset(token)

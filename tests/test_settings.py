@@ -136,6 +136,16 @@ def test_every_problem_is_reported_at_once():
     assert {p.split(":")[0] for p in found} >= {"profile", "node_min_size", "name"}
 
 
+def test_rules_between_settings_are_reported_with_the_problems_of_single_settings():
+    """One round of fixes: a wrong name does not hide the overlap or the node sizes."""
+    found = problems(name="X", rds_vpc_cidr="10.0.0.0/16", rds_subnet_cidrs="10.0.200.0/24,10.0.201.0/24",
+                     node_min_size="3", node_desired_size="2", db_instance_class="t4g.medium")
+    assert {p.split(":")[0] for p in found} == {"name", "rds_vpc_cidr", "node_desired_size", "db_instance_class"}
+    # a rule that reads a setting already wrong on its own says nothing more about it
+    found = problems(node_min_size="x", node_desired_size="2", node_max_size="1")
+    assert [p.split(":")[0] for p in found] == ["node_min_size", "node_desired_size"]
+
+
 # --- properties of the CIDR rules ---------------------------------------------------------
 
 networks = st.builds(
