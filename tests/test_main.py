@@ -19,7 +19,7 @@ def run_main(tmp_path, **env_overrides):
 
 
 @pytest.mark.parametrize("setting, value, expected", [
-    ("AIRFLOW_PLATFORM_RDS_VPC_CIDR", "10.0.0.0/16", "rds_vpc_cidr: '10.0.0.0/16' overlaps eks_vpc_cidr"),
+    ("AIRFLOW_PLATFORM_RDS_VPC_CIDR", "10.0.0.0/16", "rds_vpc_cidr: '10.0.0.0/16' is not allowed; it overlaps eks_vpc_cidr"),
     ("AIRFLOW_PLATFORM_PROFILE", "staging", "profile: 'staging' is not allowed; use one of dev, prod"),
     ("AIRFLOW_PLATFORM_GITHUB_REPOSITORY", "your-org", "github_repository: 'your-org' is not allowed; use owner/name"),
     ("AIRFLOW_PLATFORM_STATE_BUCKET", "Tf_State", "state_bucket: 'Tf_State' is not allowed; use an S3 bucket name"),
