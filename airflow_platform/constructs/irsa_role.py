@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdktf import ITerraformDependable
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.data_aws_iam_policy_document import (
@@ -33,7 +34,7 @@ class IrsaRole(Construct):
     """
 
     arn: str  # the role's ARN, for the service account's eks.amazonaws.com/role-arn annotation
-    attachments: list[Construct]  # its policies: what must exist before the role can do its job
+    attachments: list[ITerraformDependable]  # its policies: what must exist before the role can do its job
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, oidc: ClusterOidc,
