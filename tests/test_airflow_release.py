@@ -238,13 +238,13 @@ def test_service_accounts_carry_the_infra_role(synth, chart):
         account = values[CHART_KEYS[component]]["serviceAccount"]
         assert account["name"] == service_account_name(component)
         role = account["annotations"]["eks.amazonaws.com/role-arn"]
-        assert TOKEN.match(role) and "cross-stack-output-aws_iam_roleeks_airflow_role" in role
+        assert TOKEN.match(role) and "cross-stack-output-aws_iam_roletask_logs_airflow_role" in role
 
 
 def test_task_logs_go_to_the_infra_bucket(synth, chart):
     logging = merged(synth.apps, chart)["config"]["logging"]
     assert logging["remote_logging"] == "True" and logging["remote_log_conn_id"] == "aws_default"
-    assert re.fullmatch(r"s3://\$\{[^}]*cross-stack-output-aws_s3_bucketeks_task_logs[^}]*\}/task-logs",
+    assert re.fullmatch(r"s3://\$\{[^}]*cross-stack-output-aws_s3_buckettask_logs_bucket[^}]*\}/task-logs",
                         logging["remote_base_log_folder"])
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 
 import kubernetes_validate
 import pytest
@@ -12,7 +11,7 @@ import yaml
 
 from tf_json import resources
 from tools.security_scan import (
-    LITERAL_SECRET_KEY, SKIPS_FILE, checkov_skips, detect_secrets, run_checkov, tracked_files,
+    LITERAL_SECRET_KEY, SKIPS_FILE, checkov_input, checkov_skips, detect_secrets, run_checkov, tracked_files,
 )
 
 FIXTURES = {"dev": "synth", "prod": "synth_prod"}
@@ -22,7 +21,7 @@ def stack_files(synth, target):
     """Just the cdk.tf.json files of the three stacks (cdktf.out also holds a manifest)."""
     for stack in ("infra", "apps", "bootstrap"):
         (target / stack).mkdir(parents=True)
-        shutil.copy(synth.stack_dir(stack) / "cdk.tf.json", target / stack / "cdk.tf.json")
+        (target / stack / "cdk.tf.json").write_text(json.dumps(checkov_input(getattr(synth, stack))))
     return target
 
 

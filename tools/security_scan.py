@@ -34,6 +34,13 @@ def offline_prefix() -> list[str]:
     return []
 
 
+def checkov_input(stack: dict) -> dict:
+    """`stack` as checkov reads it: without its `moved` blocks. checkov 3.3's terraform_json
+    parser fails on that list-valued block and then checks nothing in the file; a moved
+    block holds two addresses and no configuration, so nothing to check is lost."""
+    return {key: value for key, value in stack.items() if key != "moved"}
+
+
 def run_checkov(directory: Path, framework: str, skip_checks: list[str]) -> dict:
     """checkov's JSON report for every file below `directory`; no call leaves the machine."""
     if not CHECKOV.exists():
@@ -49,6 +56,9 @@ def run_checkov(directory: Path, framework: str, skip_checks: list[str]) -> dict
         raise RuntimeError(f"checkov failed ({result.returncode}):\n{result.stderr[-3000:]}")
     report = json.loads(result.stdout) if result.stdout.strip() else {}
     reports = report if isinstance(report, list) else [report]
+    # A file checkov cannot parse is skipped with a log line and counts as nothing failed: refuse that.
+    if any(r.get("summary", {}).get("parsing_errors") for r in reports):
+        raise RuntimeError(f"checkov could not parse a file below {directory}:\n{result.stderr[-3000:]}")
     return {
         "passed": sum(r.get("summary", {}).get("passed", 0) for r in reports),
         "failed": [c for r in reports for c in r.get("results", {}).get("failed_checks", [])],

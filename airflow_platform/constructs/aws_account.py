@@ -13,9 +13,9 @@ from cdktf_cdktf_provider_aws.data_aws_region import DataAwsRegion
 class AwsAccount(Construct):
     """Use `AwsAccount.of(scope)`: one set of data sources per stack, shared by every construct."""
 
-    account_id: str
-    partition: str  # aws, aws-cn, aws-us-gov
-    region: str
+    account_id: str  # of the caller: the account the stack deploys to
+    partition: str  # aws, aws-cn, aws-us-gov: for ARNs
+    region: str  # the provider's region
 
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)

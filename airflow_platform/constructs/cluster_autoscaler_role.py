@@ -6,7 +6,7 @@ from constructs import Construct
 
 from airflow_platform.autoscaling import cluster_autoscaler_service_account, cluster_tag
 from airflow_platform.constructs.aws_account import AwsAccount
-from airflow_platform.constructs.irsa_role import IrsaRole
+from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole
 
 # Read-only calls the autoscaler makes to discover groups and model new nodes. These
 # Describe actions support no resource-level permissions, hence `*`.
@@ -33,16 +33,17 @@ def cluster_autoscaler_statements(cluster_name: str, nodegroup_arns: str) -> lis
 
 
 class ClusterAutoscalerRole(Construct):
-    """A role only `kube-system:cluster-autoscaler` can assume. Attribute: `arn`."""
+    """A role only `kube-system:cluster-autoscaler` can assume, through the cluster's `oidc` provider."""
 
-    def __init__(self, scope: Construct, id: str, *, cluster_name: str, oidc_provider_arn: str,
-                 oidc_issuer_host: str) -> None:
+    arn: str  # for the autoscaler's service account annotation (apps stack)
+
+    def __init__(self, scope: Construct, id: str, *, cluster_name: str, oidc: ClusterOidc) -> None:
         super().__init__(scope, id)
         account = AwsAccount.of(self)
-        self.role = IrsaRole(
-            self, "role", name=f"{cluster_name}-cluster-autoscaler", oidc_provider_arn=oidc_provider_arn,
-            oidc_issuer_host=oidc_issuer_host, service_accounts=[cluster_autoscaler_service_account()],
+        role = IrsaRole(
+            self, "role", name=f"{cluster_name}-cluster-autoscaler", oidc=oidc,
+            service_accounts=[cluster_autoscaler_service_account()],
             statements=tuple(cluster_autoscaler_statements(
                 cluster_name, account.arn("eks", f"nodegroup/{cluster_name}/*"))),
         )
-        self.arn = self.role.arn
+        self.arn = role.arn

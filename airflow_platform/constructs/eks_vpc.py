@@ -23,10 +23,12 @@ class EksVpc(Construct):
     - private subnets (one per AZ) for nodes and pods, tagged `kubernetes.io/role/internal-elb`,
       egress through NAT: one per AZ when `nat_gateway_per_az` (no cross-AZ dependency), else one;
     - flow logs of all traffic, and the default security group stripped of every rule.
-
-    Attributes: `vpc_id`, `cidr_block`, `public_subnet_ids`, `private_subnet_ids`,
-    `private_route_table_ids` (what a peering must add routes to).
     """
+
+    vpc_id: str
+    cidr_block: str  # as given: what the other side of a peering routes here
+    private_subnet_ids: list[str]  # one per AZ: the cluster's and the nodes' subnets
+    private_route_table_ids: list[str]  # one per private subnet: what a peering adds its routes to
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, cluster_name: str, cidr_block: str,
@@ -44,7 +46,7 @@ class EksVpc(Construct):
         Route(self, "public_default_route", route_table_id=public_rt.id,
               destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
 
-        public, private, nats, private_rts = [], [], [], []
+        private, nats, private_rts = [], [], []
         for i, (az, public_cidr, private_cidr) in enumerate(
             zip(availability_zones, public_subnet_cidrs, private_subnet_cidrs, strict=True)
         ):
@@ -52,7 +54,6 @@ class EksVpc(Construct):
                          map_public_ip_on_launch=False,
                          tags={"Name": f"{name}-public-{az}", "kubernetes.io/role/elb": "1", **cluster_tag})
             RouteTableAssociation(self, f"public_{i}_rt", subnet_id=pub.id, route_table_id=public_rt.id)
-            public.append(pub)
             if nat_gateway_per_az or i == 0:
                 eip = Eip(self, f"nat_eip_{i}", domain="vpc", tags={"Name": f"{name}-nat-{az}"})
                 nats.append(NatGateway(self, f"nat_{i}", allocation_id=eip.allocation_id, subnet_id=pub.id,
@@ -68,6 +69,5 @@ class EksVpc(Construct):
             private.append(priv)
             private_rts.append(rt)
 
-        self.public_subnet_ids = [s.id for s in public]
         self.private_subnet_ids = [s.id for s in private]
         self.private_route_table_ids = [rt.id for rt in private_rts]

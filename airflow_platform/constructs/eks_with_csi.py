@@ -31,9 +31,8 @@ from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.iam_policy import service_trust_policy
-from airflow_platform.constructs.irsa_role import IrsaRole
+from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole
 from airflow_platform.constructs.kms import EncryptionKey
-from airflow_platform.constructs.task_logs_bucket import TaskLogsBucket
 from airflow_platform.settings import is_graviton
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -53,17 +52,16 @@ class EksWithCsi(Construct):
       the node security group.
     - IAM OIDC provider, the `aws-ebs-csi-driver` add-on with its own IRSA role that only
       `kube-system:ebs-csi-controller-sa` can assume.
-    - The S3 bucket for Airflow task logs and an IRSA role for `log_service_accounts`.
-
-    Attributes: `cluster_name`, `node_security_group_id`, `node_group_name`,
-    `oidc_provider_arn`, `oidc_issuer_host`, `ebs_csi_role_arn`, `airflow_role_arn`, `logs_bucket_name`.
     """
+
+    cluster_name: str  # what the apps stack looks the cluster up by
+    node_security_group_id: str  # the nodes' (and pods') security group: what the database admits
+    oidc: ClusterOidc  # the cluster's IAM OIDC provider, for IRSA roles (IrsaRole) outside the cluster
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, kubernetes_version: str, vpc: EksVpc,
         endpoint_public_cidrs: list[str], admin_principal_arns: list[str], instance_types: list[str],
         min_size: int, desired_size: int, max_size: int, disk_size_gib: int, log_retention_days: int,
-        log_service_accounts: list[str], force_destroy_logs: bool,
     ) -> None:
         super().__init__(scope, id)
         account = AwsAccount.of(self)
@@ -175,11 +173,10 @@ class EksWithCsi(Construct):
 
         # --- IRSA and the EBS CSI driver ---------------------------------------------------
         issuer = cluster.identity.get(0).oidc.get(0).issuer
-        oidc = IamOpenidConnectProvider(self, "oidc_provider", url=issuer, client_id_list=["sts.amazonaws.com"])
-        issuer_host = Fn.replace(issuer, "https://", "")
+        provider = IamOpenidConnectProvider(self, "oidc_provider", url=issuer, client_id_list=["sts.amazonaws.com"])
+        oidc = ClusterOidc(provider_arn=provider.arn, issuer_host=Fn.replace(issuer, "https://", ""))
         ebs_csi_role = IrsaRole(
-            self, "ebs_csi_role", name=f"{name}-ebs-csi-driver", oidc_provider_arn=oidc.arn,
-            oidc_issuer_host=issuer_host, service_accounts=[EBS_CSI_SERVICE_ACCOUNT],
+            self, "ebs_csi_role", name=f"{name}-ebs-csi-driver", oidc=oidc, service_accounts=[EBS_CSI_SERVICE_ACCOUNT],
             managed_policy_arns=(aws_managed_policy("service-role/AmazonEBSCSIDriverPolicy"),),
         )
         EksAddon(
@@ -190,22 +187,9 @@ class EksWithCsi(Construct):
             depends_on=[node_group, *ebs_csi_role.attachments],
         )
 
-        # --- Airflow's task logs -------------------------------------------------------------
-        logs = TaskLogsBucket(self, "task_logs", name=name, force_destroy=force_destroy_logs)
-        airflow_role = IrsaRole(
-            self, "airflow_role", name=f"{name}-airflow", oidc_provider_arn=oidc.arn,
-            oidc_issuer_host=issuer_host, service_accounts=log_service_accounts,
-            statements=tuple(logs.writer_statements()),
-        )
-
         self.cluster_name = cluster.name
         self.node_security_group_id = node_sg.id
-        self.node_group_name = node_group.node_group_name
-        self.oidc_provider_arn = oidc.arn
-        self.oidc_issuer_host = issuer_host
-        self.ebs_csi_role_arn = ebs_csi_role.arn
-        self.airflow_role_arn = airflow_role.arn
-        self.logs_bucket_name = logs.bucket_name
+        self.oidc = oidc
 
 
 def ami_type(instance_types: list[str]) -> str:

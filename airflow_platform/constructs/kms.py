@@ -14,6 +14,8 @@ from airflow_platform.constructs.iam_policy import policy_json
 class EncryptionKey(Construct):
     """A rotating KMS key administered by the account; optionally usable by one CloudWatch log group."""
 
+    arn: str  # the key's ARN, for encryption settings and policies
+
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str,
                  cloudwatch_log_group: str | None = None) -> None:
         super().__init__(scope, id)
@@ -37,9 +39,9 @@ class EncryptionKey(Construct):
                     "kms:EncryptionContext:aws:logs:arn": account.arn("logs", f"log-group:{cloudwatch_log_group}"),
                 }},
             })
-        self.key = KmsKey(
+        key = KmsKey(
             self, "key", description=description, enable_key_rotation=True, deletion_window_in_days=30,
             policy=policy_json(statements),
         )
-        KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=self.key.key_id)
-        self.arn = self.key.arn
+        KmsAlias(self, "alias", name=f"alias/{alias}", target_key_id=key.key_id)
+        self.arn = key.arn

@@ -8,19 +8,15 @@ from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
-from cdktf_cdktf_provider_aws.route import Route
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.security_group_rule import SecurityGroupRule
-from cdktf_cdktf_provider_aws.vpc_peering_connection import VpcPeeringConnection
-from cdktf_cdktf_provider_aws.vpc_peering_connection_options import (
-    VpcPeeringConnectionOptions, VpcPeeringConnectionOptionsAccepter, VpcPeeringConnectionOptionsRequester,
-)
 
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.iam_policy import service_trust_policy
 from airflow_platform.constructs.kms import EncryptionKey
 from airflow_platform.constructs.rds_vpc import RdsVpc
+from airflow_platform.constructs.vpc_peering import VpcPeering
 
 POSTGRES_PORT = 5432
 
@@ -28,8 +24,7 @@ POSTGRES_PORT = 5432
 class PeeredDatabase(Construct):
     """RDS PostgreSQL in `rds_vpc`, peered with `eks_vpc`, admitting only `allowed_from`.
 
-    - VPC peering (same account and region, auto-accepted) with DNS resolution both ways
-      and a route to the other VPC in every private EKS route table and every RDS one.
+    - The two VPCs peered (`VpcPeering`: DNS resolution and routes both ways).
     - A security group whose single rule admits TCP 5432 from the `allowed_from` security
       group: no CIDR, nothing public, no egress.
     - Encrypted with its own KMS key, never publicly accessible, TLS forced by the
@@ -38,10 +33,14 @@ class PeeredDatabase(Construct):
       destroy deletes it) as the profile chooses.
     - The master password is generated and kept by RDS in Secrets Manager
       (`manage_master_user_password`): it is never in Terraform input, JSON or git.
-
-    Attributes: `address`, `port`, `db_name`, `username`, `secret_arn` (RDS-managed master secret),
-    `secret_key_arn` (its KMS key), `peering_connection_id`.
     """
+
+    address: str  # the instance's DNS name (private: resolved across the peering)
+    port: float  # a number token
+    db_name: str
+    username: str  # the master user
+    secret_arn: str  # the RDS-managed master secret
+    secret_key_arn: str  # the KMS key of that secret
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, eks_vpc: EksVpc, rds_vpc: RdsVpc, allowed_from: str,
@@ -52,21 +51,7 @@ class PeeredDatabase(Construct):
         super().__init__(scope, id)
         account = AwsAccount.of(self)
 
-        # --- peering -----------------------------------------------------------------------
-        peering = VpcPeeringConnection(self, "peering", vpc_id=eks_vpc.vpc_id, peer_vpc_id=rds_vpc.vpc_id,
-                                       auto_accept=True, tags={"Name": f"{name}-eks-to-rds"})
-        peering_options = VpcPeeringConnectionOptions(
-            self, "peering_dns", vpc_peering_connection_id=peering.id,
-            requester=VpcPeeringConnectionOptionsRequester(allow_remote_vpc_dns_resolution=True),
-            accepter=VpcPeeringConnectionOptionsAccepter(allow_remote_vpc_dns_resolution=True),
-        )
-        for side, route_table_ids, destination in (
-            ("eks", eks_vpc.private_route_table_ids, rds_vpc.cidr_block),
-            ("rds", rds_vpc.route_table_ids, eks_vpc.cidr_block),
-        ):
-            for i, route_table_id in enumerate(route_table_ids):
-                Route(self, f"{side}_route_{i}", route_table_id=route_table_id,
-                      destination_cidr_block=destination, vpc_peering_connection_id=peering.id)
+        peering = VpcPeering(self, "peering", name=name, eks_vpc=eks_vpc, rds_vpc=rds_vpc)
 
         # --- who may connect -----------------------------------------------------------------
         db_sg = SecurityGroup(self, "db_sg", name=f"{name}-metadata-db", vpc_id=rds_vpc.vpc_id,
@@ -77,7 +62,7 @@ class PeeredDatabase(Construct):
                           description="PostgreSQL from the EKS node group",
                           # The source group lives across the peering: EC2 refuses to reference it
                           # (InvalidGroup.NotFound) until the peering is active.
-                          depends_on=[peering, peering_options])
+                          depends_on=peering.active)
 
         # --- the instance ----------------------------------------------------------------------
         key = EncryptionKey(self, "key", alias=f"{name}-metadata-db",
@@ -98,7 +83,7 @@ class PeeredDatabase(Construct):
             self, "monitoring_policy", role=monitoring_role.name,
             policy_arn=f"arn:{account.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
         identifier = f"{name}-metadata"
-        self.instance = DbInstance(
+        instance = DbInstance(
             self, "instance", identifier=identifier, engine="postgres", engine_version=engine_version,
             instance_class=instance_class, allocated_storage=allocated_storage_gib,
             max_allocated_storage=max_allocated_storage_gib, storage_type="gp3",
@@ -117,10 +102,9 @@ class PeeredDatabase(Construct):
             monitoring_interval=60, monitoring_role_arn=monitoring_role.arn,
             depends_on=[monitoring_policy],
         )
-        self.address = self.instance.address
-        self.port = self.instance.port
-        self.db_name = self.instance.db_name
-        self.username = self.instance.username
-        self.secret_arn = self.instance.master_user_secret.get(0).secret_arn
-        self.secret_key_arn = self.instance.master_user_secret.get(0).kms_key_id
-        self.peering_connection_id = peering.id
+        self.address = instance.address
+        self.port = instance.port
+        self.db_name = instance.db_name
+        self.username = instance.username
+        self.secret_arn = instance.master_user_secret.get(0).secret_arn
+        self.secret_key_arn = instance.master_user_secret.get(0).kms_key_id

@@ -20,9 +20,12 @@ class RdsVpc(Construct):
     Private by default: no internet gateway, one route table (the peering adds its route).
     With `public_subnets=True` (the original design's layout) the subnets route to an
     internet gateway; the instance itself is still created not publicly accessible.
-
-    Attributes: `vpc_id`, `cidr_block`, `subnet_ids`, `route_table_ids`, `db_subnet_group_name`.
     """
+
+    vpc_id: str
+    cidr_block: str  # as given: what the other side of a peering routes here
+    route_table_ids: list[str]  # the subnets' (one) route table: what a peering adds its route to
+    db_subnet_group_name: str  # for the database instance
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, cidr_block: str, availability_zones: list[str],
@@ -49,6 +52,5 @@ class RdsVpc(Construct):
                               description=f"Subnets of the Airflow metadata database ({kind})",
                               tags={"Name": name})
 
-        self.subnet_ids = [s.id for s in subnets]
         self.route_table_ids = [rt.id]
         self.db_subnet_group_name = group.name

@@ -22,7 +22,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from airflow_platform.airflow_identity import DB_BOOTSTRAP_SERVICE_ACCOUNT
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.ephemeral import ephemeral_random_password
-from airflow_platform.constructs.irsa_role import IrsaRole
+from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole
 from airflow_platform.constructs.kms import EncryptionKey
 
 
@@ -56,16 +56,17 @@ def output_name(name: str) -> str:
 
 
 class AirflowSecretStore(Construct):
-    """Attributes: `arns` (generated name -> secret ARN), `key_arn`, `bootstrap_role_arn`."""
+    """The `GENERATED` secrets under their own KMS key, and the bootstrap Job's role (see the module)."""
+
+    arns: dict[str, str]  # generated secret name (GENERATED) -> its secret's ARN
+    bootstrap_role_arn: str  # for the database-role bootstrap Job's service account (apps stack)
 
     def __init__(self, scope: Construct, id: str, *, prefix: str, namespace: str, recovery_window_days: int,
-                 master_secret_arn: str, master_secret_key_arn: str,
-                 oidc_provider_arn: str, oidc_issuer_host: str) -> None:
+                 master_secret_arn: str, master_secret_key_arn: str, oidc: ClusterOidc) -> None:
         super().__init__(scope, id)
         key = EncryptionKey(self, "key", alias=f"{prefix}-airflow-secrets",
                             description=f"Airflow's generated secrets of {prefix}")
-        self.key_arn = key.arn
-        self.arns: dict[str, str] = {}
+        self.arns = {}
         for g in GENERATED:
             tf_id = g.name.replace("-", "_")
             secret = SecretsmanagerSecret(
@@ -86,8 +87,8 @@ class AirflowSecretStore(Construct):
 
         region = AwsAccount.of(self).region
         role = IrsaRole(
-            self, "bootstrap_role", name=f"{prefix}-airflow-db-bootstrap", oidc_provider_arn=oidc_provider_arn,
-            oidc_issuer_host=oidc_issuer_host, service_accounts=[f"{namespace}:{DB_BOOTSTRAP_SERVICE_ACCOUNT}"],
+            self, "bootstrap_role", name=f"{prefix}-airflow-db-bootstrap", oidc=oidc,
+            service_accounts=[f"{namespace}:{DB_BOOTSTRAP_SERVICE_ACCOUNT}"],
             statements=(
                 {"Sid": "ReadMasterAndAirflowRoleSecrets", "Effect": "Allow",
                  "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],

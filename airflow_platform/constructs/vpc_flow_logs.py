@@ -21,7 +21,7 @@ class VpcFlowLogs(Construct):
         log_group_name = f"/vpc-flow-logs/{name}"
         key = EncryptionKey(self, "key", alias=f"{name}-flow-logs", description=f"VPC flow logs of {name}",
                             cloudwatch_log_group=log_group_name)
-        self.log_group = CloudwatchLogGroup(
+        log_group = CloudwatchLogGroup(
             self, "log_group", name=log_group_name, retention_in_days=retention_days, kms_key_id=key.arn
         )
         role = IamRole(
@@ -33,11 +33,11 @@ class VpcFlowLogs(Construct):
             policy=policy_json([{
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                "Resource": f"{self.log_group.arn}:*",
+                "Resource": f"{log_group.arn}:*",
             }]),
         )
         FlowLog(
             self, "flow_log", vpc_id=vpc_id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-            log_destination=self.log_group.arn, iam_role_arn=role.arn,
+            log_destination=log_group.arn, iam_role_arn=role.arn,
             tags={"Name": name},
         )

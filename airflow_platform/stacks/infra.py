@@ -1,10 +1,9 @@
-"""InfraStack: the two VPCs, the EKS cluster and the peered metadata database (AWS provider only)."""
+"""InfraStack: two VPCs, peered; an EKS cluster with CSI; the metadata database; task logs (AWS provider only)."""
 
 from __future__ import annotations
 
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
-
 
 from airflow_platform.airflow_identity import log_service_accounts
 from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
@@ -14,11 +13,12 @@ from airflow_platform.constructs.peered_database import PeeredDatabase
 from airflow_platform.constructs.permissions_boundary import apply_permissions_boundary
 from airflow_platform.constructs.rds_vpc import RdsVpc
 from airflow_platform.constructs.secret_store import AirflowSecretStore
+from airflow_platform.constructs.task_logs import TaskLogs
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
+from airflow_platform.stacks.infra_moved import move_from_earlier_addresses
 from airflow_platform.stacks.infra_outputs import InfraOutputs
-
 
 
 class InfraStack(TerraformStack):
@@ -48,13 +48,8 @@ class InfraStack(TerraformStack):
             instance_types=list(s.node_instance_types), min_size=s.node_min_size,
             desired_size=s.node_desired_size, max_size=s.node_max_size, disk_size_gib=s.node_disk_size_gib,
             log_retention_days=s.flow_log_retention_days,
-            log_service_accounts=log_service_accounts(s.airflow_namespace),
-            force_destroy_logs=s.choices.task_logs_destroyable,
         )
-        autoscaler_role = ClusterAutoscalerRole(
-            self, "cluster_autoscaler_role", cluster_name=s.cluster_name,
-            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_host=cluster.oidc_issuer_host,
-        )
+        # The database and its peering (VpcPeering) with the EKS VPC.
         db = PeeredDatabase(
             self, "metadata_db", name=s.prefix, eks_vpc=eks_vpc, rds_vpc=rds_vpc,
             allowed_from=cluster.node_security_group_id, engine_version=s.db_engine_version,
@@ -64,18 +59,27 @@ class InfraStack(TerraformStack):
             multi_az=s.choices.db_multi_az, deletion_protection=s.choices.db_deletion_protection,
             final_snapshot=s.choices.db_final_snapshot,
         )
+        task_logs = TaskLogs(
+            self, "task_logs", name=s.cluster_name, oidc=cluster.oidc,
+            service_accounts=log_service_accounts(s.airflow_namespace),
+            force_destroy=s.choices.task_logs_destroyable,
+        )
+        # Roles for the apps stack's other service accounts, and Airflow's generated secrets.
+        autoscaler_role = ClusterAutoscalerRole(self, "cluster_autoscaler_role", cluster_name=s.cluster_name,
+                                                oidc=cluster.oidc)
         secrets = AirflowSecretStore(
             self, "airflow_secrets", prefix=s.prefix, namespace=s.airflow_namespace,
             recovery_window_days=s.choices.secret_recovery_days,
-            master_secret_arn=db.secret_arn, master_secret_key_arn=db.secret_key_arn,
-            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_host=cluster.oidc_issuer_host,
+            master_secret_arn=db.secret_arn, master_secret_key_arn=db.secret_key_arn, oidc=cluster.oidc,
         )
+        # Earlier addresses of resources whose constructs moved: no replacement on upgrade.
+        move_from_earlier_addresses(self)
 
         # Plain values only: what the apps stack (and a human) needs.
         self.outputs = InfraOutputs(
             cluster_name=cluster.cluster_name, db_address=db.address, db_port=db.port, db_name=db.db_name,
-            db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arn=cluster.airflow_role_arn,
-            logs_bucket_name=cluster.logs_bucket_name, cluster_autoscaler_role_arn=autoscaler_role.arn,
+            db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arn=task_logs.role_arn,
+            logs_bucket_name=task_logs.bucket_name, cluster_autoscaler_role_arn=autoscaler_role.arn,
             db_bootstrap_role_arn=secrets.bootstrap_role_arn, generated_secret_arns=secrets.arns,
         )
         for output_id, value in self.outputs.terraform_outputs().items():

@@ -162,6 +162,22 @@ class EmulatorCycle:
         self._state_current = result.returncode == NO_CHANGES
         return None if self._state_current else result.stdout
 
+    def plan_of(self, stack: dict, *, log: str) -> dict:
+        """The plan (`terraform show -json`) of another synthesized `stack`, adapted like the applied
+        one, against this cycle's state; nothing is applied. The applied configuration is put back
+        afterwards, so destroy and close act on what was applied."""
+        adapted, _ = adapt_for_emulator(stack, endpoint=self.moto.endpoint, state_path=STATE_FILE)
+        stack_file = self.stack_dir / STACK_FILE
+        plan_file = f"{log}.tfplan"
+        with self.phases(log):
+            try:
+                stack_file.write_text(json.dumps(adapted, indent=2))
+                self._terraform("plan", "-input=false", f"-out={plan_file}", log=log)
+                return json.loads(self._terraform("show", "-json", plan_file, log=f"{log}-show").stdout)
+            finally:
+                stack_file.write_text(json.dumps(self.adapted, indent=2))
+                (self.stack_dir / plan_file).unlink(missing_ok=True)
+
     def destroy(self) -> None:
         """`terraform destroy`. Skips its refresh (about 10 s) when a re-plan has just refreshed
         the whole state and found nothing to change; refreshes otherwise (after a failure)."""
