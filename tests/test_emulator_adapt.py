@@ -114,3 +114,17 @@ def test_leaving_out_a_type_something_still_refers_to_is_refused(synth):
     stack["output"]["addon_version"] = {"value": f"${{aws_eks_addon.{addon}.addon_version}}"}
     with pytest.raises(ValueError, match="aws_eks_addon"):
         adapt_for_emulator(stack, endpoint=ENDPOINT, state_path="emulator.tfstate")
+
+
+@pytest.mark.parametrize("message", [
+    # terraform-provider-aws 5.x: the create's error, and its own check for an existing route
+    "creating Route in Route Table (rtb-0a1b2c3d) with destination (10.1.0.0/16): operation error EC2: "
+    "CreateRoute, https response error StatusCode: 400, api error RouteAlreadyExists: The route identified "
+    "by 10.1.0.0/16 already exists",
+    "RouteAlreadyExists: Route in Route Table (rtb-0a1b2c3d) with destination (10.1.0.0/16) already exists",
+])
+def test_a_route_left_behind_by_a_retried_create_is_found_for_removal(message):
+    from tools.emulator.cycle import MOTO_RACES, ORPHAN_ROUTE
+
+    assert any(race in message for race in MOTO_RACES)
+    assert ORPHAN_ROUTE.findall(message) == [("rtb-0a1b2c3d", "10.1.0.0/16")]

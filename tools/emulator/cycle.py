@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -42,7 +43,9 @@ NO_CHANGES, CHANGES = 0, 2
 
 
 # Emulator races under load that a second apply settles (docs/emulator.md).
-MOTO_RACES = ("revoking default IPv4 egress rule",)
+MOTO_RACES = ("revoking default IPv4 egress rule", "RouteAlreadyExists")
+# The route a create that moto answered twice left behind, outside the state (terraform-provider-aws's message).
+ORPHAN_ROUTE = re.compile(r"Route Table \((rtb-[0-9a-f]+)\) with destination \(([0-9a-f.:/]+)\)")
 
 
 @dataclass
@@ -148,9 +151,13 @@ class EmulatorCycle:
             except TerraformError as err:
                 if not any(race in str(err) for race in MOTO_RACES):
                     raise
-                # Seen once on a loaded machine: the provider's retried RevokeSecurityGroupEgress of a new
-                # group's default rule answered NotFound by moto. Apply again (the group is tainted and
-                # replaced); anything else fails at once.
+                # Seen once each on a loaded machine: a request the SDK retried after moto had already
+                # carried it out. RevokeSecurityGroupEgress of a new group's default rule then answers
+                # NotFound (the group is tainted, and replaced by the next apply); CreateRoute answers
+                # RouteAlreadyExists, leaving a route outside the state, removed here first. Apply
+                # again; anything else fails at once.
+                for route_table, destination in ORPHAN_ROUTE.findall(str(err)) if "RouteAlreadyExists" in str(err) else ():
+                    self.client("ec2").delete_route(RouteTableId=route_table, DestinationCidrBlock=destination)
                 self._terraform("apply", "-input=false", "-auto-approve", log="apply-again")
 
     def replan(self) -> str | None:
