@@ -106,17 +106,23 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _cidr(value: str, *, ipv6_ok: bool = False) -> str:
+def _cidr(value: Any, *, ipv6_ok: bool = False) -> Any:
+    """A network in CIDR notation, as `ipaddress` reads it; our words for what is wrong with it."""
+    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        return value
+    if not isinstance(value, str):  # pydantic would read 5 as 0.0.0.5/32
+        raise PydanticCustomError("string_type", "not a string")
+    value = value.strip()
     problem = cidr_problem(value, ipv6_ok=ipv6_ok)
     if problem:
         raise _refuse("cidr_ipv6" if problem == "use an IPv4 network" else "cidr_notation", value, problem)
-    return value
+    return ipaddress.ip_network(value)
 
 
 def _prefix_within(rule: str, what: str) -> Any:
-    def check(value: str) -> str:
-        if not 16 <= ipaddress.ip_network(value).prefixlen <= 28:
-            raise _refuse(rule, value, f"AWS {what} take a prefix from /16 to /28")
+    def check(value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not 16 <= value.prefixlen <= 28:
+            raise _refuse(rule, str(value), f"AWS {what} take a prefix from /16 to /28")
         return value
     return AfterValidator(check)
 
@@ -171,10 +177,10 @@ def _bucket_name(value: str) -> str:
     return value
 
 
-# The values stay strings (the stacks and the JSON take them as they are); ipaddress checks them.
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
-Ipv4Cidr = Annotated[str, AfterValidator(_cidr)]
-AnyCidr = Annotated[str, AfterValidator(lambda v: _cidr(v, ipv6_ok=True))]
+# Networks are `ipaddress` values (`str()` gives the CIDR the stacks write).
+Ipv4Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr)]
+AnyCidr = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(lambda v: _cidr(v, ipv6_ok=True))]
 VpcCidr = Annotated[Ipv4Cidr, _prefix_within("vpc_prefix", "VPCs")]
 SubnetCidrs = tuple[Annotated[Ipv4Cidr, _prefix_within("subnet_prefix", "subnets")], ...]
 
@@ -406,27 +412,25 @@ def _zones_of_the_region(s: Any, bad: Bad) -> None:
 def _subnets_of(vpc_setting: str, groups: tuple[str, ...]) -> Callable[[Any, Bad], None]:
     def rule(s: Any, bad: Bad) -> None:
         az_count = len(s.availability_zones)
-        vpc_cidr = getattr(s, vpc_setting)
-        vpc = ipaddress.ip_network(vpc_cidr)
-        seen: list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]] = []
+        vpc = getattr(s, vpc_setting)
+        seen: list[tuple[str, ipaddress.IPv4Network]] = []
         for group in groups:
-            cidrs = getattr(s, group)
-            if len(cidrs) != az_count:
-                bad("subnet_count", group, list(cidrs), f"give one subnet per availability zone ({az_count})")
-            for cidr in cidrs:
-                net = ipaddress.ip_network(cidr)
-                if not net.subnet_of(vpc):  # type: ignore[arg-type]
-                    bad("subnet_outside_vpc", group, cidr, f"it lies outside {vpc_setting} {vpc_cidr}")
+            nets = getattr(s, group)
+            if len(nets) != az_count:
+                bad("subnet_count", group, [str(n) for n in nets], f"give one subnet per availability zone ({az_count})")
+            for net in nets:
+                if not net.subnet_of(vpc):
+                    bad("subnet_outside_vpc", group, str(net), f"it lies outside {vpc_setting} {vpc}")
                 for other_group, other in seen:
                     if net.overlaps(other):
-                        bad("subnet_overlap", group, cidr, f"it overlaps {other} of {other_group}")
+                        bad("subnet_overlap", group, str(net), f"it overlaps {other} of {other_group}")
                 seen.append((group, net))
     return rule
 
 
 def _vpcs_disjoint(s: Any, bad: Bad) -> None:
-    if ipaddress.ip_network(s.eks_vpc_cidr).overlaps(ipaddress.ip_network(s.rds_vpc_cidr)):
-        bad("vpc_overlap", "rds_vpc_cidr", s.rds_vpc_cidr, f"it overlaps eks_vpc_cidr {s.eks_vpc_cidr!r}; "
+    if s.eks_vpc_cidr.overlaps(s.rds_vpc_cidr):
+        bad("vpc_overlap", "rds_vpc_cidr", str(s.rds_vpc_cidr), f"it overlaps eks_vpc_cidr {str(s.eks_vpc_cidr)!r}; "
             "peered VPCs need disjoint CIDRs or the routes between them cannot work")
 
 
@@ -593,11 +597,13 @@ def load_settings(
 
 
 TYPE_ERRORS = {"int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing", "string_type",
+               "ip_v4_network", "ip_any_network",
                "tuple_type", "list_type", "iterable_type"}
 WHAT_IT_IS_NOT = {
     int: ("type_int", "is not a whole number"),
     bool: ("type_bool", "is not true or false"),
     str: ("type_str", "is not a string"),
+    ipaddress.IPv4Network: ("type_str", "is not a string"),
     tuple: ("type_list", "is not a list of strings (use a JSON list, or commas in an environment variable)"),
 }
 
@@ -658,6 +664,11 @@ def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
     if eks:
         warnings.append(eks)
     return warnings
+
+
+def cidrs(networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> list[str]:
+    """Networks as the CIDR strings Terraform takes."""
+    return [str(net) for net in networks]
 
 
 def is_graviton(instance_type: str) -> bool:

@@ -255,7 +255,7 @@ def test_ui_behind_an_internet_facing_load_balancer(synth, synth_prod, chart):
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
     assert annotations[f"{prefix}type"] == "nlb" and annotations[f"{prefix}scheme"] == "internet-facing"
     assert annotations[f"{prefix}healthcheck-path"] == "/api/v2/monitor/health"
-    assert service["loadBalancerSourceRanges"] == list(synth.settings.load_balancer_source_cidrs)
+    assert service["loadBalancerSourceRanges"] == [str(net) for net in synth.settings.load_balancer_source_cidrs]
     assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "api-server"}]
     assert synth.apps["output"]["airflow_url"]["value"].startswith("http://${data.kubernetes_service_v1.")
 

@@ -83,8 +83,8 @@ def db_instance(cycle) -> dict:
 
 def peering(ec2, s) -> dict:
     connections = ec2.describe_vpc_peering_connections(Filters=[
-        {"Name": "requester-vpc-info.vpc-id", "Values": [vpc_id(ec2, s.eks_vpc_cidr)]},
-        {"Name": "accepter-vpc-info.vpc-id", "Values": [vpc_id(ec2, s.rds_vpc_cidr)]},
+        {"Name": "requester-vpc-info.vpc-id", "Values": [vpc_id(ec2, str(s.eks_vpc_cidr))]},
+        {"Name": "accepter-vpc-info.vpc-id", "Values": [vpc_id(ec2, str(s.rds_vpc_cidr))]},
     ])["VpcPeeringConnections"]
     return one(connections, "peering between the EKS and the RDS VPC")
 
@@ -210,7 +210,7 @@ def test_peering_connection_is_active_with_dns_resolution(ec2, s):
 def test_node_subnets_route_the_rds_vpc_through_the_peering(cycle, ec2, s):
     pcx = peering(ec2, s)["VpcPeeringConnectionId"]
     for subnet_id, table in route_tables_of(ec2, node_group(cycle, s)["subnets"]).items():
-        routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == s.rds_vpc_cidr]
+        routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == str(s.rds_vpc_cidr)]
         assert [r.get("VpcPeeringConnectionId") for r in routes] == [pcx], (subnet_id, table["Routes"])
 
 
@@ -219,7 +219,7 @@ def test_db_subnets_route_the_eks_vpc_through_the_peering(cycle, ec2, s):
     subnet_ids = [x["SubnetIdentifier"] for x in db_instance(cycle)["DBSubnetGroup"]["Subnets"]]
     assert subnet_ids
     for subnet_id, table in route_tables_of(ec2, subnet_ids).items():
-        routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == s.eks_vpc_cidr]
+        routes = [r for r in table["Routes"] if r.get("DestinationCidrBlock") == str(s.eks_vpc_cidr)]
         assert [r.get("VpcPeeringConnectionId") for r in routes] == [pcx], (subnet_id, table["Routes"])
 
 
@@ -245,8 +245,8 @@ def test_db_instance_is_private_encrypted_and_in_the_rds_vpc(cycle, ec2, s):
     db = db_instance(cycle)
     assert db["PubliclyAccessible"] is False
     assert db["StorageEncrypted"] is True and db["KmsKeyId"]
-    assert db["DBSubnetGroup"]["VpcId"] == vpc_id(ec2, s.rds_vpc_cidr)
-    rds_vpc = ipaddress.ip_network(s.rds_vpc_cidr)
+    assert db["DBSubnetGroup"]["VpcId"] == vpc_id(ec2, str(s.rds_vpc_cidr))
+    rds_vpc = s.rds_vpc_cidr
     for subnet in ec2.describe_subnets(
             SubnetIds=[x["SubnetIdentifier"] for x in db["DBSubnetGroup"]["Subnets"]])["Subnets"]:
         assert ipaddress.ip_network(subnet["CidrBlock"]).subnet_of(rds_vpc), subnet
@@ -271,8 +271,8 @@ def test_cluster_encrypts_secrets_and_logs_the_control_plane(cycle, s):
 def test_node_group_runs_in_the_private_subnets(cycle, ec2, s):
     group_subnets = node_group(cycle, s)["subnets"]
     private = ec2.describe_subnets(Filters=[
-        {"Name": "vpc-id", "Values": [vpc_id(ec2, s.eks_vpc_cidr)]},
-        {"Name": "cidr-block", "Values": list(s.eks_private_subnet_cidrs)},
+        {"Name": "vpc-id", "Values": [vpc_id(ec2, str(s.eks_vpc_cidr))]},
+        {"Name": "cidr-block", "Values": [str(net) for net in s.eks_private_subnet_cidrs]},
     ])["Subnets"]
     assert sorted(group_subnets) == sorted(x["SubnetId"] for x in private)
     assert len(group_subnets) == len(s.availability_zones)

@@ -101,8 +101,8 @@ def test_peering_routes_both_ways_with_dns(synth):
     tables = resources(synth.infra, "aws_route_table")
     via_peering = [r for r in resources(synth.infra, "aws_route").values()
                    if r.get("vpc_peering_connection_id") == ref("aws_vpc_peering_connection", peering_name)]
-    to_rds = {r["route_table_id"] for r in via_peering if r["destination_cidr_block"] == s.rds_vpc_cidr}
-    to_eks = {r["route_table_id"] for r in via_peering if r["destination_cidr_block"] == s.eks_vpc_cidr}
+    to_rds = {r["route_table_id"] for r in via_peering if r["destination_cidr_block"] == str(s.rds_vpc_cidr)}
+    to_eks = {r["route_table_id"] for r in via_peering if r["destination_cidr_block"] == str(s.eks_vpc_cidr)}
     eks_private = {ref("aws_route_table", n) for n, t in tables.items()
                    if t["vpc_id"] == ref("aws_vpc", names["eks"]) and "private" in t["tags"]["Name"]}
     rds_tables = {ref("aws_route_table", n) for n, t in tables.items() if t["vpc_id"] == ref("aws_vpc", names["rds"])}
@@ -159,7 +159,7 @@ def test_eks_encryption_logs_and_endpoint_access(synth):
         "version": synth.settings.eks_version,
         "encryption_config": {"resources": ["secrets"]},
         "vpc_config": {"endpoint_private_access": True,
-                       "public_access_cidrs": list(synth.settings.cluster_endpoint_public_cidrs)},
+                       "public_access_cidrs": [str(net) for net in synth.settings.cluster_endpoint_public_cidrs]},
         "access_config": {"authentication_mode": "API"},
     })
     assert cluster["encryption_config"]["provider"]["key_arn"].startswith("${aws_kms_key.")

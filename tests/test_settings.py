@@ -9,7 +9,7 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from pydantic import ValidationError
 
 from airflow_platform.settings import (
-    SETTING_NAMES, SettingsError, cidr_problem, is_graviton, load_settings, read_context, rule_ids, setting_docs,
+    SETTING_NAMES, SettingsError, cidr_problem, cidrs, is_graviton, load_settings, read_context, rule_ids, setting_docs,
 )
 from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES
 from paths import REPO
@@ -378,6 +378,10 @@ def test_every_rule_has_a_case():
     ({"node_instance_types": ["m6i.large", 5]}, "node_instance_types: ['m6i.large', 5] (from node_instance_types) "
                                                 "is not a list of strings"),
     ({"eks_vpc_cidr": ["10.0.0.0/16"]}, "eks_vpc_cidr: ['10.0.0.0/16'] (from eks_vpc_cidr) is not a string"),
+    # pydantic alone would read the number 5 as the network 0.0.0.5/32
+    ({"rds_vpc_cidr": 5}, "rds_vpc_cidr: 5 (from rds_vpc_cidr) is not a string"),
+    ({"rds_subnet_cidrs": [5, "10.1.1.0/24"]}, "rds_subnet_cidrs: [5, '10.1.1.0/24'] (from rds_subnet_cidrs) "
+                                               "is not a list of strings"),
 ])
 def test_bad_types_in_cdktf_json_are_named_once(overrides, expected):
     with pytest.raises(SettingsError) as err:
@@ -389,6 +393,13 @@ def test_environment_lists_are_comma_separated_and_may_be_empty():
     s = load(cluster_admin_principal_arns=" arn:aws:iam::123456789012:role/a , arn:aws:iam::123456789012:user/b ,")
     assert s.cluster_admin_principal_arns == ("arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:user/b")
     assert load(cluster_admin_principal_arns="").cluster_admin_principal_arns == ()
+
+
+def test_networks_are_ipaddress_values_and_written_as_cidr_strings():
+    s = load(load_balancer_source_cidrs="2001:db8::/32, 10.0.0.0/8")
+    assert s.eks_vpc_cidr == ipaddress.IPv4Network("10.0.0.0/16")
+    assert s.load_balancer_source_cidrs == (ipaddress.IPv6Network("2001:db8::/32"), ipaddress.IPv4Network("10.0.0.0/8"))
+    assert cidrs(s.load_balancer_source_cidrs) == ["2001:db8::/32", "10.0.0.0/8"]
 
 
 def test_settings_are_frozen():

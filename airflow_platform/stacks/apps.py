@@ -17,7 +17,7 @@ from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.constructs.keda import Keda
-from airflow_platform.settings import Settings
+from airflow_platform.settings import Settings, cidrs
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra_outputs import InfraOutputs
@@ -60,7 +60,7 @@ class AppsStack(TerraformStack):
             image_tag=s.airflow_image_tag, region=s.region,
             git_sync=GitSync(repo=s.git_sync_repo, branch=s.git_sync_branch, subpath=s.git_sync_subpath,
                              ssh_secret=s.git_sync_ssh_secret, credentials_secret=s.git_sync_credentials_secret),
-            ui=LoadBalancedUi(source_cidrs=s.load_balancer_source_cidrs, certificate_arn=s.acm_certificate_arn),
+            ui=LoadBalancedUi(source_cidrs=tuple(cidrs(s.load_balancer_source_cidrs)), certificate_arn=s.acm_certificate_arn),
             workers=CeleryWorkers(min_replicas=s.celery_worker_min_replicas,
                                   max_replicas=s.celery_worker_max_replicas,
                                   autoscaling=s.celery_worker_autoscaling),

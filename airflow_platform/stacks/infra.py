@@ -14,7 +14,7 @@ from airflow_platform.constructs.permissions_boundary import apply_permissions_b
 from airflow_platform.constructs.rds_vpc import RdsVpc
 from airflow_platform.constructs.secret_store import AirflowSecretStore
 from airflow_platform.constructs.task_logs import TaskLogs
-from airflow_platform.settings import Settings
+from airflow_platform.settings import Settings, cidrs
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra_moved import move_from_earlier_addresses
@@ -31,19 +31,19 @@ class InfraStack(TerraformStack):
         apply_permissions_boundary(self, s.permissions_boundary_name)
 
         eks_vpc = EksVpc(
-            self, "eks_vpc", name=f"{s.prefix}-eks", cluster_name=s.cluster_name, cidr_block=s.eks_vpc_cidr,
-            availability_zones=list(s.availability_zones), public_subnet_cidrs=list(s.eks_public_subnet_cidrs),
-            private_subnet_cidrs=list(s.eks_private_subnet_cidrs), nat_gateway_per_az=s.choices.nat_gateway_per_az,
+            self, "eks_vpc", name=f"{s.prefix}-eks", cluster_name=s.cluster_name, cidr_block=str(s.eks_vpc_cidr),
+            availability_zones=list(s.availability_zones), public_subnet_cidrs=cidrs(s.eks_public_subnet_cidrs),
+            private_subnet_cidrs=cidrs(s.eks_private_subnet_cidrs), nat_gateway_per_az=s.choices.nat_gateway_per_az,
             flow_log_retention_days=s.flow_log_retention_days,
         )
         rds_vpc = RdsVpc(
-            self, "rds_vpc", name=f"{s.prefix}-rds", cidr_block=s.rds_vpc_cidr,
-            availability_zones=list(s.availability_zones), subnet_cidrs=list(s.rds_subnet_cidrs),
+            self, "rds_vpc", name=f"{s.prefix}-rds", cidr_block=str(s.rds_vpc_cidr),
+            availability_zones=list(s.availability_zones), subnet_cidrs=cidrs(s.rds_subnet_cidrs),
             public_subnets=s.rds_subnets_public, flow_log_retention_days=s.flow_log_retention_days,
         )
         cluster = EksWithCsi(
             self, "eks", name=s.cluster_name, kubernetes_version=s.eks_version, vpc=eks_vpc,
-            endpoint_public_cidrs=list(s.cluster_endpoint_public_cidrs),
+            endpoint_public_cidrs=cidrs(s.cluster_endpoint_public_cidrs),
             admin_principal_arns=list(s.cluster_admin_principal_arns),
             instance_types=list(s.node_instance_types), min_size=s.node_min_size,
             desired_size=s.node_desired_size, max_size=s.node_max_size, disk_size_gib=s.node_disk_size_gib,
