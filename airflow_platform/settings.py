@@ -11,32 +11,34 @@ when every field is valid, so on a field error `load_settings()` also runs them 
 settings that are sound on their own: every problem in one round. The capacity check runs
 last, once everything else holds. `load_settings()` turns pydantic's errors into
 `SettingsError`: one line per problem, each naming the setting, the value and what is allowed.
+
+Beside this model: the rules and their words (`setting_rules.py`) and the sources
+(`setting_sources.py`).
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import os
-import re
 from contextvars import ContextVar
 from datetime import date
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Any, Callable, Mapping, get_origin
+from typing import Annotated, Any, Mapping, get_origin
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from pydantic.fields import FieldInfo
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
-from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES, Profile
-from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag, eks_support_warning
-
-ENV_PREFIX = "AIRFLOW_PLATFORM_"
-CDKTF_JSON = Path(__file__).resolve().parent.parent / "cdktf.json"
+from airflow_platform.profiles import PROFILES, Profile
+from airflow_platform.setting_rules import (
+    ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
+    PRINCIPAL_RE, REGION_RE, RELATIVE_PATH_RE, SEMVER_RE, AnyCidr, Ipv4Cidr, SubnetCidrs, VpcCidr, WholeNumber,
+    known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
+    one_architecture, not_allowed,
+)
+from airflow_platform.setting_sources import ENV_PREFIX, ContextSource, EnvironmentSource, ProfileDefaultsSource, read_context
+from airflow_platform.versions import eks_support_warning
 
 
 class SettingsError(ValueError):
@@ -50,139 +52,9 @@ class SettingsError(ValueError):
         super().__init__("invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-# --- the rules on one value ---------------------------------------------------------------
-
-REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
-NAME_RE = r"^[a-z](?!.*--)[a-z0-9-]{0,18}[a-z0-9]$"
-K8S_NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-PG_IDENT_RE = r"^[a-zA-Z][a-zA-Z0-9_]{0,62}$"
-SEMVER_RE = r"^\d+\.\d+\.\d+$"
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-# Names S3 refuses beyond the characters: an IP address, reserved prefixes and suffixes, `..`, `.-`, `-.`.
-BUCKET_RESERVED_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$|^(xn--|sthree-|amzn-s3-demo-)|(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$"
-                                r"|\.\.|\.-|-\.")
-# GitHub: owner 1-39 letters, digits, single inner hyphens; repository 1-100 of letters, digits, . _ -
-GITHUB_REPOSITORY_RE = r"^(?=[^/]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$"
-PRINCIPAL_RE = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"
-ACM_RE = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$"
-GIT_URL_RE = r"^(https://[^\s@]+|ssh://[^\s]+|git@[\w.-]+:[^\s]+)$"
-RELATIVE_PATH_RE = r"^(?!(.*/)?\.\.(/|$))[\w.-]+(/[\w.-]+)*$"  # no `..` segment
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
-                             2192, 2557, 2922, 3288, 3653)
-RESERVED_DB_USERS = {"postgres", "rdsadmin", "rdsrepladmin", "rds_superuser", "admin", "public"}
-DB_USERNAME_ALLOWED = (f"use a letter then letters, digits or underscores, not one of "
-                       f"{', '.join(sorted(RESERVED_DB_USERS))}")
-
-# Rules written as code (the rest are field constraints, named after their setting): their ids.
-CUSTOM_RULES = (
-    "profile", "availability_zones_unique", "cidr_notation", "cidr_ipv6", "vpc_prefix", "subnet_prefix",
-    "flow_log_retention_days", "eks_version_autoscaler", "node_instance_types_architecture",
-    "db_username_reserved", "db_username_airflow_role", "state_bucket",
-    # between settings (the model validator)
-    "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
-    "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
-    "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
-    "git_sync_credentials_secret_with_ssh",
-)
 # Problems with the input itself rather than a value's rule.
 INPUT_RULES = ("unknown_context", "unknown_env", "missing", "type_int", "type_bool", "type_list", "type_str",
                "capacity")
-
-
-def not_allowed(setting: str, value: Any, allowed: str) -> str:
-    return f"{setting}: {value!r} is not allowed; {allowed}"
-
-
-def _refuse(rule: str, value: Any, allowed: str) -> PydanticCustomError:
-    assert rule in CUSTOM_RULES, rule
-    return PydanticCustomError("not_allowed", "{allowed}", {"rule": rule, "value": value, "allowed": allowed})
-
-
-def _whole_number(value: Any) -> Any:
-    if isinstance(value, bool):  # pydantic would read true as 1
-        raise PydanticCustomError("int_type", "not a whole number")
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-        return int(value)  # so that a bound's problem names the number
-    return value
-
-
-def _cidr(value: Any, *, ipv6_ok: bool = False) -> Any:
-    """A network in CIDR notation, as `ipaddress` reads it; our words for what is wrong with it."""
-    if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-        return value
-    if not isinstance(value, str):  # pydantic would read 5 as 0.0.0.5/32
-        raise PydanticCustomError("string_type", "not a string")
-    value = value.strip()
-    problem = cidr_problem(value, ipv6_ok=ipv6_ok)
-    if problem:
-        raise _refuse("cidr_ipv6" if problem == "use an IPv4 network" else "cidr_notation", value, problem)
-    return ipaddress.ip_network(value)
-
-
-def _prefix_within(rule: str, what: str) -> Any:
-    def check(value: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not 16 <= value.prefixlen <= 28:
-            raise _refuse(rule, str(value), f"AWS {what} take a prefix from /16 to /28")
-        return value
-    return AfterValidator(check)
-
-
-def _in_profiles(value: str) -> str:
-    if value not in PROFILES:
-        raise _refuse("profile", value, f"use one of {', '.join(PROFILES)}")
-    return value
-
-
-def _each_once(value: tuple[str, ...]) -> tuple[str, ...]:
-    if len(set(value)) != len(value):
-        raise _refuse("availability_zones_unique", list(value), "each availability zone may appear once")
-    return value
-
-
-def _cloudwatch_retention(value: int) -> int:
-    if value not in CLOUDWATCH_RETENTION_DAYS:
-        raise _refuse("flow_log_retention_days", value,
-                      f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
-    return value
-
-
-def _autoscaler_known(value: str) -> str:
-    if cluster_autoscaler_tag(value) is None:
-        raise _refuse("eks_version_autoscaler", value, "use a version with a known Cluster Autoscaler release: "
-                      + ", ".join(CLUSTER_AUTOSCALER_TAGS))
-    return value
-
-
-def _one_architecture(value: tuple[str, ...]) -> tuple[str, ...]:
-    if len({is_graviton(t) for t in value}) > 1:
-        raise _refuse("node_instance_types_architecture", list(value),
-                      "use instance types of one architecture: all Graviton (arm64) or all x86_64")
-    return value
-
-
-def _db_username(value: str) -> str:
-    if value.lower() in RESERVED_DB_USERS:
-        raise _refuse("db_username_reserved", value, DB_USERNAME_ALLOWED)
-    if value.lower() == AIRFLOW_DB_ROLE:
-        raise _refuse("db_username_airflow_role", value, f"the master user must not be named like Airflow's own "
-                      f"database role {AIRFLOW_DB_ROLE!r} (the role bootstrap creates it); choose another name")
-    return value
-
-
-def _bucket_name(value: str) -> str:
-    if value and (not BUCKET_RE.match(value) or BUCKET_RESERVED_RE.search(value)):
-        raise _refuse("state_bucket", value, "use an S3 bucket name: 3-63 lowercase letters, digits, dots, hyphens, "
-                      "starting and ending with a letter or digit, no '..', '.-' or '-.', not an IP address, "
-                      "no reserved prefix (xn--, sthree-) or suffix (-s3alias, --ol-s3, .mrap, --x-s3)")
-    return value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
-# Networks are `ipaddress` values (`str()` gives the CIDR the stacks write).
-Ipv4Cidr = Annotated[ipaddress.IPv4Network, BeforeValidator(_cidr)]
-AnyCidr = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(lambda v: _cidr(v, ipv6_ok=True))]
-VpcCidr = Annotated[Ipv4Cidr, _prefix_within("vpc_prefix", "VPCs")]
-SubnetCidrs = tuple[Annotated[Ipv4Cidr, _prefix_within("subnet_prefix", "subnets")], ...]
 
 
 def setting(doc: str, *, allowed: str | None = None, item_allowed: str | None = None,
@@ -198,7 +70,7 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="forbid", frozen=True, str_strip_whitespace=True, regex_engine="python-re",
     )
 
-    profile: Annotated[str, AfterValidator(_in_profiles)] = setting(
+    profile: Annotated[str, AfterValidator(a_profile)] = setting(
         "dev or prod: switches NAT per AZ, multi-AZ DB, deletion protection, replicas")
     region: str = setting(
         "AWS region of both VPCs, the cluster and the database",
@@ -206,7 +78,7 @@ class Settings(BaseSettings):
     name: str = setting(
         "base name of every resource; resources are named <name>-<profile>-...",
         pattern=NAME_RE, allowed="use 2-20 lowercase letters, digits and single hyphens, starting with a letter")
-    availability_zones: Annotated[tuple[str, ...], AfterValidator(_each_once)] = setting(
+    availability_zones: Annotated[tuple[str, ...], AfterValidator(each_once)] = setting(
         "at least two AZs of the region, one subnet of each kind per AZ",
         min_length=2, allowed="give at least two availability zones (EKS and RDS need two)")
     eks_vpc_cidr: VpcCidr = setting("CIDR of the EKS VPC")
@@ -216,9 +88,9 @@ class Settings(BaseSettings):
     rds_subnet_cidrs: SubnetCidrs = setting("subnets of the DB subnet group, one per AZ")
     rds_subnets_public: bool = setting(
         "place the DB subnet group in public subnets (the DB itself stays private)")
-    flow_log_retention_days: Annotated[WholeNumber, AfterValidator(_cloudwatch_retention)] = setting(
+    flow_log_retention_days: Annotated[WholeNumber, AfterValidator(cloudwatch_retention)] = setting(
         "retention of VPC flow logs and EKS control-plane logs")
-    eks_version: Annotated[str, AfterValidator(_autoscaler_known)] = setting(
+    eks_version: Annotated[str, AfterValidator(known_to_the_autoscaler)] = setting(
         "Kubernetes minor version of the EKS cluster (standard support only)",
         pattern=r"^1\.\d{2}$", allowed="use a Kubernetes minor version such as 1.35 (no patch, no leading v)")
     cluster_endpoint_public_cidrs: tuple[Ipv4Cidr, ...] = setting(
@@ -228,7 +100,7 @@ class Settings(BaseSettings):
         "IAM roles/users granted cluster admin by access entries",
         item_allowed="use IAM role or user ARNs (arn:aws:iam::123456789012:role/name)")
     node_instance_types: Annotated[
-        tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")], ...], AfterValidator(_one_architecture),
+        tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")], ...], AfterValidator(one_architecture),
     ] = setting("EC2 instance types of the managed node group",
                 min_length=1, allowed="give at least one EC2 instance type",
                 item_allowed="use EC2 instance types such as m6i.large")
@@ -253,7 +125,7 @@ class Settings(BaseSettings):
     db_name: str = setting(
         "name of the Airflow metadata database",
         pattern=PG_IDENT_RE, allowed="use a letter then up to 62 letters, digits or underscores")
-    db_username: Annotated[str, AfterValidator(_db_username)] = setting(
+    db_username: Annotated[str, AfterValidator(master_user_name)] = setting(
         "master user of the database (its password is RDS-managed)", pattern=PG_IDENT_RE, allowed=DB_USERNAME_ALLOWED)
     airflow_namespace: str = setting(
         "Kubernetes namespace of the Airflow release",
@@ -291,7 +163,7 @@ class Settings(BaseSettings):
     acm_certificate_arn: str = setting(
         "ACM certificate ARN for HTTPS on the load balancer; empty for HTTP",
         pattern=f"^$|{ACM_RE}", allowed="use an ACM certificate ARN, or leave it empty for HTTP")
-    state_bucket: Annotated[str, AfterValidator(_bucket_name)] = setting(
+    state_bucket: Annotated[str, AfterValidator(s3_bucket_name)] = setting(
         "S3 bucket for Terraform state; empty keeps state in local files")
     state_region: str = setting(
         "region of the state bucket; empty means the region above",
@@ -317,7 +189,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _rules_between_settings(self) -> Settings:
-        problems = _between(self)
+        problems = rules_between(self)
         if problems:
             raise PydanticCustomError("between_settings", "{count} problem(s)",
                                       {"count": len(problems), "problems": problems})
@@ -332,8 +204,8 @@ class Settings(BaseSettings):
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
         context, environ = _INPUT.get() or (read_context(), os.environ)
-        return (init_settings, _Environment(settings_cls, environ), _Context(settings_cls, context),
-                _ProfileDefaults(settings_cls))
+        return (init_settings, EnvironmentSource(settings_cls, environ), ContextSource(settings_cls, context),
+                ProfileDefaultsSource(settings_cls))
 
     # --- derived values -------------------------------------------------------------------
 
@@ -381,110 +253,6 @@ def rule_ids() -> tuple[str, ...]:
     return (*fields, *items, *CUSTOM_RULES, *INPUT_RULES)
 
 
-def _between(s: Any) -> list[tuple[str, str]]:
-    """The rules between settings, as (rule, problem) pairs. `s` may lack the settings that are
-    not valid on their own (load_settings' partial check): a rule that reads one is skipped."""
-    p: list[tuple[str, str]] = []
-
-    def bad(rule: str, setting: str, value: Any, allowed: str) -> None:
-        assert rule in CUSTOM_RULES, rule
-        p.append((rule, not_allowed(setting, value, allowed)))
-
-    for rule in BETWEEN_RULES:
-        before = len(p)
-        try:
-            rule(s, bad)
-        except AttributeError:  # it reads a setting that is already wrong on its own
-            del p[before:]
-    return p
-
-
-Bad = Callable[[str, str, Any, str], None]
-
-
-def _zones_of_the_region(s: Any, bad: Bad) -> None:
-    for az in s.availability_zones:
-        if not re.fullmatch(re.escape(s.region) + r"[a-z]", az):
-            bad("availability_zones_region", "availability_zones", az,
-                f"use zones of region {s.region}, such as {s.region}a")
-
-
-def _subnets_of(vpc_setting: str, groups: tuple[str, ...]) -> Callable[[Any, Bad], None]:
-    def rule(s: Any, bad: Bad) -> None:
-        az_count = len(s.availability_zones)
-        vpc = getattr(s, vpc_setting)
-        seen: list[tuple[str, ipaddress.IPv4Network]] = []
-        for group in groups:
-            nets = getattr(s, group)
-            if len(nets) != az_count:
-                bad("subnet_count", group, [str(n) for n in nets], f"give one subnet per availability zone ({az_count})")
-            for net in nets:
-                if not net.subnet_of(vpc):
-                    bad("subnet_outside_vpc", group, str(net), f"it lies outside {vpc_setting} {vpc}")
-                for other_group, other in seen:
-                    if net.overlaps(other):
-                        bad("subnet_overlap", group, str(net), f"it overlaps {other} of {other_group}")
-                seen.append((group, net))
-    return rule
-
-
-def _vpcs_disjoint(s: Any, bad: Bad) -> None:
-    if s.eks_vpc_cidr.overlaps(s.rds_vpc_cidr):
-        bad("vpc_overlap", "rds_vpc_cidr", str(s.rds_vpc_cidr), f"it overlaps eks_vpc_cidr {str(s.eks_vpc_cidr)!r}; "
-            "peered VPCs need disjoint CIDRs or the routes between them cannot work")
-
-
-def _node_desired_from_min(s: Any, bad: Bad) -> None:
-    if s.node_desired_size < s.node_min_size:
-        bad("node_desired_below_min", "node_desired_size", s.node_desired_size,
-            f"use at least node_min_size ({s.node_min_size})")
-
-
-def _node_desired_to_max(s: Any, bad: Bad) -> None:
-    if s.node_desired_size > s.node_max_size:
-        bad("node_desired_above_max", "node_desired_size", s.node_desired_size,
-            f"use at most node_max_size ({s.node_max_size})")
-
-
-def _node_max_from_min(s: Any, bad: Bad) -> None:
-    if s.node_max_size < s.node_min_size:
-        bad("node_max_below_min", "node_max_size", s.node_max_size, f"use at least node_min_size ({s.node_min_size})")
-
-
-def _worker_bounds(s: Any, bad: Bad) -> None:
-    if s.celery_worker_max_replicas < s.celery_worker_min_replicas:
-        bad("celery_worker_max_below_min", "celery_worker_max_replicas", s.celery_worker_max_replicas,
-            f"use at least celery_worker_min_replicas ({s.celery_worker_min_replicas})")
-
-
-def _db_storage(s: Any, bad: Bad) -> None:
-    if s.db_max_allocated_storage_gib < s.db_allocated_storage_gib:
-        bad("db_max_storage_below_allocated", "db_max_allocated_storage_gib", s.db_max_allocated_storage_gib,
-            f"use at least db_allocated_storage_gib ({s.db_allocated_storage_gib})")
-
-
-def _git_sync_secrets(s: Any, bad: Bad) -> None:
-    https = s.git_sync_repo.startswith("https://")
-    if not https and not s.git_sync_ssh_secret:
-        bad("git_sync_ssh_secret_missing", "git_sync_ssh_secret", s.git_sync_ssh_secret,
-            "name the Secret with the SSH key when git_sync_repo is an ssh URL")
-    elif https and s.git_sync_ssh_secret:
-        bad("git_sync_ssh_secret_with_https", "git_sync_ssh_secret", s.git_sync_ssh_secret,
-            "leave it empty for an https git_sync_repo (use git_sync_credentials_secret for a token), "
-            "or make git_sync_repo an ssh URL")
-    if s.git_sync_credentials_secret and not https:
-        bad("git_sync_credentials_secret_with_ssh", "git_sync_credentials_secret", s.git_sync_credentials_secret,
-            "a username/token Secret works over https only: leave it empty for an ssh git_sync_repo")
-
-
-BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
-    _zones_of_the_region,
-    _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
-    _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
-    _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
-)
-
-
 def _sound_settings(raw: Mapping[str, Any], wrong: set[str]) -> SimpleNamespace:
     """The settings that are valid on their own, each validated alone (the others left out)."""
     sound = {}
@@ -504,67 +272,11 @@ def _field_alone(name: str) -> TypeAdapter:
                        config=ConfigDict(regex_engine="python-re", str_strip_whitespace=True))
 
 
-# --- the sources --------------------------------------------------------------------------
+# --- reading ------------------------------------------------------------------------------
 
-# What load_settings() reads (cdktf.json context, environment); unset: the real ones.
 _INPUT: ContextVar[tuple[Mapping[str, Any], Mapping[str, str]] | None] = ContextVar("settings_input", default=None)
 # The merged input of the last validation (every source), for the rules between the sound settings.
 _RAW: ContextVar[dict[str, Any] | None] = ContextVar("settings_raw", default=None)
-
-
-class _Environment(EnvSettingsSource):
-    """AIRFLOW_PLATFORM_* variables of `environ`. Lists are comma-separated; a variable that
-    names no setting is passed on under its own name, so the model refuses it."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
-        self.variables = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {k.lower(): v for k, v in self.variables.items()}
-
-    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
-        if isinstance(value, str) and get_origin(field.annotation) is tuple:
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return super().prepare_field_value(field_name, field, value, value_is_complex)
-
-    def __call__(self) -> dict[str, Any]:
-        unknown = {k: v for k, v in self.variables.items() if k[len(ENV_PREFIX):].lower() not in SETTING_NAMES}
-        return {**super().__call__(), **unknown}
-
-
-class _Context(PydanticBaseSettingsSource):
-    """The `context` of cdktf.json: the documented defaults."""
-
-    def __init__(self, settings_cls: type[BaseSettings], context: Mapping[str, Any]):
-        super().__init__(settings_cls)
-        self.context = dict(context)
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.context.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return self.context
-
-
-class _ProfileDefaults(PydanticBaseSettingsSource):
-    """The defaults of the settings a profile sizes, from the profile the sources above chose."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        profile = self.current_state.get("profile")
-        # An unknown profile: validation names it; any table fills the gap.
-        table = PROFILES.get(profile.strip() if isinstance(profile, str) else "") or next(iter(PROFILES.values()))
-        return {name: getattr(table, name) for name in PROFILE_SIZED_SETTINGS}
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-def read_context(path: Path = CDKTF_JSON) -> dict[str, Any]:
-    return json.loads(path.read_text())["context"]
 
 
 def load_settings(
@@ -583,7 +295,7 @@ def load_settings(
         if raw is not None and not any(e["type"] == "between_settings" for e in err.errors()):
             # Every problem at once: the rules between the settings that are sound on their own too.
             wrong = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
-            explained += [found for found in _between(_sound_settings(raw, wrong)) if found not in explained]
+            explained += [found for found in rules_between(_sound_settings(raw, wrong)) if found not in explained]
         raise SettingsError([text for _, text in explained], [rule for rule, _ in explained]) from None
     finally:
         _INPUT.reset(token)
@@ -664,28 +376,3 @@ def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
     if eks:
         warnings.append(eks)
     return warnings
-
-
-def cidrs(networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> list[str]:
-    """Networks as the CIDR strings Terraform takes."""
-    return [str(net) for net in networks]
-
-
-def is_graviton(instance_type: str) -> bool:
-    """Graviton (arm64) families carry a `g` right after the generation: m7g, c7gn, t4g, r6gd."""
-    family = instance_type.split(".")[0]
-    after_generation = family.lstrip("abcdefghijklmnopqrstuvwxyz").lstrip("0123456789")
-    return after_generation.startswith("g")
-
-
-def cidr_problem(cidr: str, *, ipv6_ok: bool = False) -> str | None:
-    """Why `cidr` is not a usable network in CIDR notation, or None."""
-    if "/" not in cidr:
-        return "use CIDR notation with a prefix length, such as 10.0.0.0/16"
-    try:
-        net = ipaddress.ip_network(cidr, strict=True)
-    except ValueError as err:
-        return f"use a network in CIDR notation such as 10.0.0.0/16 ({err})"
-    if net.version == 6 and not ipv6_ok:
-        return "use an IPv4 network"
-    return None

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 from pydantic import ValidationError
 
-from airflow_platform.settings import (
-    SETTING_NAMES, SettingsError, cidr_problem, cidrs, is_graviton, load_settings, read_context, rule_ids, setting_docs,
-)
+from airflow_platform.setting_rules import cidr_problem, cidrs, is_graviton
+from airflow_platform.setting_sources import read_context
+from airflow_platform.settings import SETTING_NAMES, SettingsError, load_settings, rule_ids, setting_docs
 from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES
 from paths import REPO
 

@@ -17,7 +17,8 @@ from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.constructs.keda import Keda
-from airflow_platform.settings import Settings, cidrs
+from airflow_platform.setting_rules import cidrs
+from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra_outputs import InfraOutputs

@@ -14,7 +14,8 @@ from airflow_platform.constructs.permissions_boundary import apply_permissions_b
 from airflow_platform.constructs.rds_vpc import RdsVpc
 from airflow_platform.constructs.secret_store import AirflowSecretStore
 from airflow_platform.constructs.task_logs import TaskLogs
-from airflow_platform.settings import Settings, cidrs
+from airflow_platform.setting_rules import cidrs
+from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra_moved import move_from_earlier_addresses
