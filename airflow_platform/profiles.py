@@ -9,7 +9,13 @@ To change what a profile means, change it here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def setting_default() -> Any:
+    """A field that is the default of the setting of the same name (overridable), not a fixed choice."""
+    return field(metadata={"setting_default": True})
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,13 @@ class Profile:
     pgbouncer_replicas: int
     pod_disruption_budgets: bool  # one pod of each component stays up through node drains
     # --- defaults of settings sized per profile (overridable) --------------------------------
-    node_instance_types: tuple[str, ...]
-    node_min_size: int
-    node_desired_size: int
-    node_max_size: int
-    celery_worker_autoscaling: bool
-    celery_worker_min_replicas: int
-    celery_worker_max_replicas: int
+    node_instance_types: tuple[str, ...] = setting_default()
+    node_min_size: int = setting_default()
+    node_desired_size: int = setting_default()
+    node_max_size: int = setting_default()
+    celery_worker_autoscaling: bool = setting_default()
+    celery_worker_min_replicas: int = setting_default()
+    celery_worker_max_replicas: int = setting_default()
 
 
 PROFILES: dict[str, Profile] = {
@@ -56,6 +62,4 @@ PROFILES: dict[str, Profile] = {
 }
 
 # The settings whose default the profile gives (the last block of Profile).
-PROFILE_SIZED_SETTINGS = ("node_instance_types", "node_min_size", "node_desired_size", "node_max_size",
-                          "celery_worker_autoscaling", "celery_worker_min_replicas", "celery_worker_max_replicas")
-CHOICES = tuple(f.name for f in fields(Profile) if f.name not in PROFILE_SIZED_SETTINGS)
+PROFILE_SIZED_SETTINGS = tuple(f.name for f in fields(Profile) if f.metadata.get("setting_default"))

@@ -57,8 +57,7 @@ INPUT_RULES = ("unknown_context", "unknown_env", "missing", "type_int", "type_bo
                "capacity")
 
 
-def setting(doc: str, *, allowed: str | None = None, item_allowed: str | None = None,
-            item_pattern: str | None = None, **constraints: Any) -> Any:
+def setting(doc: str, *, allowed: str | None = None, item_allowed: str | None = None, **constraints: Any) -> Any:
     """A required setting (cdktf.json or the profile table gives every default). `allowed`
     says what the field's constraints accept, `item_allowed` what its items' accept."""
     extra = {"allowed": allowed, "item_allowed": item_allowed}
@@ -269,7 +268,8 @@ def _sound_settings(raw: Mapping[str, Any], wrong: set[str]) -> SimpleNamespace:
 def _field_alone(name: str) -> TypeAdapter:
     field = Settings.model_fields[name]
     return TypeAdapter(Annotated[field.annotation, field],
-                       config=ConfigDict(regex_engine="python-re", str_strip_whitespace=True))
+                       config=ConfigDict(**{k: Settings.model_config[k]  # type: ignore[literal-required]
+                                            for k in ("regex_engine", "str_strip_whitespace")}))
 
 
 # --- reading ------------------------------------------------------------------------------

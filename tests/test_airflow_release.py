@@ -11,7 +11,7 @@ import yaml
 
 from airflow_platform.airflow_identity import LOG_COMPONENTS, service_account_name
 from airflow_platform.constructs.airflow_release import CHART_KEYS, VALUES_FILE
-from tf_json import chart_release, only, resources
+from tf_json import chart_release, only, release_values, resources
 from tools.airflow_chart import ChartUnavailable, defaults, merge_values, schema
 
 TOKEN = re.compile(r"^\$\{[^}]+\}$")
@@ -26,12 +26,6 @@ def chart(synth):
         if os.environ.get("REQUIRE_CHART_SCHEMA") == "1":  # set by .ci/run: CI must not skip these
             pytest.fail(f"REQUIRE_CHART_SCHEMA=1 and {err}")
         pytest.skip(f"the chart's schema is needed and unavailable: {err}")
-
-
-def release_values(stack) -> tuple[dict, dict]:
-    """(helm/values.yaml, computed values) as the release passes them to Helm."""
-    static, computed = chart_release(stack, "airflow")["values"]
-    return yaml.safe_load(static), yaml.safe_load(computed)
 
 
 def merged(stack, chart) -> dict:

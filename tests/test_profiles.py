@@ -7,10 +7,10 @@ from dataclasses import fields
 
 import pytest
 
-from airflow_platform.profiles import CHOICES, PROFILE_SIZED_SETTINGS, PROFILES, Profile
+from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES, Profile
 from airflow_platform.settings import SETTING_NAMES
 from paths import REPO
-from tf_json import chart_release, resources
+from tf_json import release_values, resources
 
 
 def cell(value) -> str:
@@ -36,7 +36,8 @@ def test_readme_profile_table_is_the_profile_table():
 
 def test_profile_sized_defaults_are_settings_and_the_rest_are_choices():
     assert set(PROFILE_SIZED_SETTINGS) <= set(SETTING_NAMES)
-    assert not set(CHOICES) & set(SETTING_NAMES)
+    choices = {f.name for f in fields(Profile)} - set(PROFILE_SIZED_SETTINGS)
+    assert choices and not choices & set(SETTING_NAMES)
     assert set(PROFILES) == {"dev", "prod"}
 
 
@@ -59,9 +60,7 @@ def test_the_stacks_follow_the_profile_table(profile, synth, synth_prod):
     windows = {s["recovery_window_in_days"] for s in resources(infra, "aws_secretsmanager_secret").values()}
     assert windows == {choices.secret_recovery_days}
 
-    import yaml
-
-    values = yaml.safe_load(chart_release(synthesized.apps, "airflow")["values"][1])
+    _, values = release_values(synthesized.apps)
     assert values["scheduler"]["replicas"] == choices.scheduler_replicas
     assert values["apiServer"]["replicas"] == choices.api_server_replicas
     assert values["pgbouncer"]["replicas"] == choices.pgbouncer_replicas

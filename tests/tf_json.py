@@ -17,6 +17,14 @@ def ref(rtype: str, name: str, attr: str = "id") -> str:
     return "${" + f"{rtype}.{name}.{attr}" + "}"
 
 
+def release_values(stack: dict) -> tuple[dict, dict]:
+    """(helm/values.yaml, computed values) as the Airflow release passes them to Helm."""
+    import yaml
+
+    static, computed = chart_release(stack, "airflow")["values"]
+    return yaml.safe_load(static), yaml.safe_load(computed)
+
+
 def chart_release(stack: dict, chart: str) -> dict:
     """The one `helm_release` of `chart`."""
     found = [r for r in resources(stack, "helm_release").values() if r["chart"] == chart]

@@ -55,9 +55,8 @@ def earlier_path(path: str, moved: tuple[tuple[str, str], ...] = MOVED) -> str |
     return old + path[len(new):]
 
 
-def move_from_earlier_addresses(stack: TerraformStack, moved: tuple[tuple[str, str], ...] = MOVED) -> dict[str, str]:
-    """Adds the `moved` blocks of `moved` to `stack`'s resources; the moves, old address -> new."""
-    moves = {}
+def move_from_earlier_addresses(stack: TerraformStack, moved: tuple[tuple[str, str], ...] = MOVED) -> None:
+    """Adds the `moved` blocks of `moved` to `stack`'s resources."""
     for element in stack.node.find_all():
         if not isinstance(element, TerraformResource):
             continue
@@ -71,5 +70,3 @@ def move_from_earlier_addresses(stack: TerraformStack, moved: tuple[tuple[str, s
         if old is not None:
             old_address = f"{element.terraform_resource_type}.{logical_id(old.split('/'))}"
             element.move_from_id(old_address)
-            moves[old_address] = f"{element.terraform_resource_type}.{element.friendly_unique_id}"
-    return moves
