@@ -232,6 +232,11 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
             "s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration"], t.platform_buckets),
         _allow("ReadThePlatformSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                                           "secretsmanager:GetResourcePolicy"], t.platform_secrets),
+        # GetSecretValue on a secret under a customer-managed key makes Secrets Manager call
+        # kms:Decrypt as the caller (Secrets Manager User Guide, "Secret encryption and
+        # decryption"): the platform's keys, and only through Secrets Manager.
+        _allow("DecryptThePlatformSecretsThroughSecretsManager", ["kms:Decrypt"], t.arn("kms", "key/*"),
+               {"StringEquals": {**t.platform_tags, "kms:ViaService": f"secretsmanager.{t.region}.amazonaws.com"}}),
         _allow("DescribeThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
                {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
@@ -268,4 +273,10 @@ def boundary_policy(t: CiTarget) -> dict[str, Any]:
         _allow("ThePlatformSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                                       "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
                t.platform_secrets),
+        # The role-bootstrap Job logs in as the master user: this database's RDS-managed secret
+        # (rds!db-..., named by RDS, tagged with the instance's ARN), read-only. Its key is the
+        # database's, which carries the platform tags (ThePlatformKeys).
+        _allow("ThisDatabasesMasterSecretReadOnly", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+               t.rds_managed_secrets,
+               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
     ])
