@@ -22,16 +22,13 @@ import json
 import pytest
 
 from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
+from defaults import example_ci_target
 from tools.iam_eval import Request, decide, statements
 from tools.iam_resolve import EXAMPLE_ACCOUNT, StackResolver, grants, stack_roles
 
 
 def ci_target(settings) -> CiTarget:
-    return CiTarget(partition="aws", account_id=EXAMPLE_ACCOUNT, region=settings.region, name=settings.name,
-                    profile=settings.profile, prefix=settings.prefix, state_bucket="tfstate-example",
-                    state_key_prefix=settings.state_key_prefix, plan_role_name=f"github-{settings.prefix}-plan",
-                    deploy_role_name=f"github-{settings.prefix}-deploy",
-                    boundary_name=settings.permissions_boundary_name)
+    return example_ci_target(settings, EXAMPLE_ACCOUNT)
 
 
 @pytest.fixture(scope="module", params=["synth", "synth_prod"])
