@@ -1,7 +1,9 @@
 """The IAM policies of the CI roles (plan, deploy) and of the permissions boundary, as dicts.
 
 Plain data, so the bootstrap stack renders them with Terraform tokens for the account, and
-the tests render them with a fixed account and evaluate them with moto's IAM policy engine.
+the tests render them with a fixed account and evaluate them as AWS does (tools/iam_eval.py:
+explicit Deny first, identity policy AND boundary, an unmatched condition neither allows nor
+denies).
 
 Rules that keep the deploy role from raising itself, each one a statement below:
 - it may write IAM only on roles named `<prefix>-*`, and its own roles and the boundary
@@ -11,8 +13,7 @@ Rules that keep the deploy role from raising itself, each one a statement below:
 - it passes roles only to the services that use them (`iam:PassedToService`);
 - Secrets Manager, KMS and S3 only on this platform's names or tags.
 
-Conditions use `StringEquals` (ARNs are strings) and deny statements carry no condition:
-what moto's policy engine evaluates exactly as AWS does, so the tests prove what AWS enforces.
+Conditions use `StringEquals` (ARNs are strings) and deny statements carry no condition.
 """
 
 from __future__ import annotations
