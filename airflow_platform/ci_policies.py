@@ -1,7 +1,9 @@
 """The IAM policies of the CI roles (plan, deploy) and of the permissions boundary, as dicts.
 
 Plain data, so the bootstrap stack renders them with Terraform tokens for the account, and
-the tests render them with a fixed account and evaluate them with moto's IAM policy engine.
+the tests render them with a fixed account and evaluate them as AWS does (tools/iam_eval.py:
+explicit Deny first, identity policy AND boundary, an unmatched condition neither allows nor
+denies).
 
 Rules that keep the deploy role from raising itself, each one a statement below:
 - it may write IAM only on roles named `<prefix>-*`, and its own roles and the boundary
@@ -11,8 +13,7 @@ Rules that keep the deploy role from raising itself, each one a statement below:
 - it passes roles only to the services that use them (`iam:PassedToService`);
 - Secrets Manager, KMS and S3 only on this platform's names or tags.
 
-Conditions use `StringEquals` (ARNs are strings) and deny statements carry no condition:
-what moto's policy engine evaluates exactly as AWS does, so the tests prove what AWS enforces.
+Conditions use `StringEquals` (ARNs are strings) and deny statements carry no condition.
 """
 
 from __future__ import annotations
@@ -232,6 +233,11 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
             "s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration"], t.platform_buckets),
         _allow("ReadThePlatformSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                                           "secretsmanager:GetResourcePolicy"], t.platform_secrets),
+        # GetSecretValue on a secret under a customer-managed key makes Secrets Manager call
+        # kms:Decrypt as the caller (Secrets Manager User Guide, "Secret encryption and
+        # decryption"): the platform's keys, and only through Secrets Manager.
+        _allow("DecryptThePlatformSecretsThroughSecretsManager", ["kms:Decrypt"], t.arn("kms", "key/*"),
+               {"StringEquals": {**t.platform_tags, "kms:ViaService": f"secretsmanager.{t.region}.amazonaws.com"}}),
         _allow("DescribeThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
                {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
@@ -268,4 +274,10 @@ def boundary_policy(t: CiTarget) -> dict[str, Any]:
         _allow("ThePlatformSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                                       "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
                t.platform_secrets),
+        # The role-bootstrap Job logs in as the master user: this database's RDS-managed secret
+        # (rds!db-..., named by RDS, tagged with the instance's ARN), read-only. Its key is the
+        # database's, which carries the platform tags (ThePlatformKeys).
+        _allow("ThisDatabasesMasterSecretReadOnly", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+               t.rds_managed_secrets,
+               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
     ])

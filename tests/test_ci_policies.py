@@ -1,24 +1,30 @@
-"""The CI roles' policies, evaluated by moto's IAM policy engine (moto.iam.access_control).
+"""The CI roles' policies, evaluated as AWS evaluates them (tools/iam_eval.py).
 
 - The deploy policy allows every AWS action Terraform called while the emulator applied,
   re-planned and destroyed `infra` (recorded in security/ci_actions.yaml; the emulator test
   re-records them), and every action the apps stack's AWS provider calls or will call.
 - The plan policy allows every read among them, and nothing that writes.
 - The escalation paths are denied: attach AdministratorAccess to itself, rewrite its own
-  trust, read an unrelated secret, create a role without the boundary; each next to the
-  legitimate request it differs from, which must be allowed (so a test cannot pass by
-  denying everything).
+  trust, read an unrelated secret, create a role without the boundary, leave the
+  platform's keys and buckets; each next to the legitimate request it differs from, which
+  must be allowed (so a test cannot pass by denying everything). Each check is also run on
+  mutants of the deploy policy with a broad Allow beside the narrow ones (`kms:*`, `iam:*`,
+  `secretsmanager:*`, `s3:*` on `*`), and must report the escalation.
 
-moto's engine knows `StringEquals` only and treats a condition key that is not in the
-request as matching; the policies use only `StringEquals` (ci_policies.py), and every
-request below names each key the statements ask about (an absent boundary is passed as the
-empty string, which AWS's missing key equals in effect: it matches no ARN).
+These tests used moto's IAMPolicy (5.2.5) before, which does NOT evaluate as AWS does: it
+returns DENIED for an Allow whose Condition does not match and stops there, so a
+conditioned Allow hid any broader Allow beside it (adding `kms:*` on `*` to the deploy
+policy left every test green), and it takes a key absent from the request as matching.
+tools/iam_eval.py follows the IAM User Guide and tests/test_iam_eval.py shows each
+difference. A condition key the request does not carry is left out of the context here,
+as AWS leaves it out (a role without a boundary has no `iam:PermissionsBoundary`).
 
 `DEPLOY_POLICY_UNDER_TEST=<file>` runs the escalation tests against another deploy policy
 document (placeholders ACCOUNT_ID, STATE_BUCKET; its role named by DEPLOY_ROLE_UNDER_TEST).
-All four fail against the hand-written policy the bootstrap stack replaced:
+Every check but `leaves_the_platforms_buckets` fails against the hand-written policy the
+bootstrap stack replaced:
     git show a0f31bc:bootstrap/github-actions-permissions-policy.json > old-deploy-policy.json
-    DEPLOY_POLICY_UNDER_TEST=old-deploy-policy.json pytest tests/test_ci_policies.py -k cannot
+    DEPLOY_POLICY_UNDER_TEST=old-deploy-policy.json pytest tests/test_ci_policies.py -k cannot_escalate
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ import os
 from pathlib import Path
 
 import pytest
-from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from airflow_platform.constructs.secret_store import secret_name
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
+from defaults import example_ci_target
 from tf_json import resources
 from tools.emulator.api_calls import ACTIONS_RECORD, read_record
+from tools.iam_eval import Decision, Request, decide
+from tools.iam_resolve import rds_master_secret_arn, secret_arn
 
 ACCOUNT = "123456789012"
 ACTIONS_FILE = ACTIONS_RECORD  # security/ci_actions.yaml
@@ -41,19 +49,26 @@ ACTIONS_FILE = ACTIONS_RECORD  # security/ci_actions.yaml
 
 @pytest.fixture(scope="module")
 def t(synth) -> CiTarget:
-    s = synth.settings
-    return CiTarget(partition="aws", account_id=ACCOUNT, region=s.region, name=s.name, profile=s.profile,
-                    prefix=s.prefix, state_bucket="tfstate-example", state_key_prefix=s.state_key_prefix,
-                    plan_role_name=f"github-{s.prefix}-plan", deploy_role_name=f"github-{s.prefix}-deploy",
-                    boundary_name=s.permissions_boundary_name)
+    return example_ci_target(synth.settings, ACCOUNT)
 
 
-def evaluate(policy: dict, action: str, resource: str, context: dict[str, str] | None = None) -> PermissionResult:
-    return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource, incoming_condition_values=context)
+def evaluate(policy: dict, action: str, resource: str, context: dict[str, str] | None = None) -> Decision:
+    """AWS's decision for a role whose only policy is `policy` (the CI roles have no boundary)."""
+    return decide(Request(action, resource, context or {}), [policy])
 
 
 def allows(policy: dict, action: str, resource: str, context: dict[str, str] | None = None) -> bool:
-    return evaluate(policy, action, resource, context) == PermissionResult.PERMITTED
+    return evaluate(policy, action, resource, context).allowed
+
+
+def generated_secret(t: CiTarget, name: str) -> str:
+    """A generated secret's ARN as AWS gives it: `<prefix>/airflow/<name>-<6 characters>`."""
+    return secret_arn(t.partition, t.region, t.account_id, secret_name(t.prefix, name))
+
+
+def master_secret(t: CiTarget, database: str) -> str:
+    """An RDS-managed master secret's ARN as AWS gives it: `rds!db-<uuid>-<6 characters>`."""
+    return rds_master_secret_arn(t.partition, t.region, t.account_id, database)
 
 
 # Called, but its failure is expected and harmless: the provider's first probe for the
@@ -101,7 +116,7 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
         if op == "GetRandomPassword":
             return "*", {}
         # The master password's secret (rds!db-...) is tested with the escalation tests below.
-        return t.arn("secretsmanager", f"secret:{secret_name(p, 'fernet-key')}-AbCdEf"), {}
+        return generated_secret(t, "fernet-key"), {}
     if service == "eks":
         if "Nodegroup" in op:
             return t.arn("eks", f"nodegroup/{p}/{p}-default/0a1b2c3d"), {}
@@ -179,7 +194,84 @@ def test_every_role_of_the_infra_stack_carries_the_boundary(synth):
         f"policy/{synth.settings.permissions_boundary_name}"}
 
 
-# --- escalation: each denied, next to the legitimate request, allowed -------------------------
+# --- escalation: each check lists what the policy wrongly allows ------------------------------
+
+ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+Escalations = list[str]
+
+
+def _allowed(policy: dict, requests: list[tuple[str, str, dict]]) -> Escalations:
+    return [f"{action} on {resource} {context}" for action, resource, context in requests
+            if allows(policy, action, resource, context)]
+
+
+def attaches_administrator_access(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    """To itself (with or without a boundary), or to a platform role, which would then hold
+    everything the boundary allows."""
+    own = t.iam(f"role/{own_name}")
+    requests = []
+    for boundary in ({}, {"iam:PermissionsBoundary": t.boundary_arn}):
+        requests += [("iam:AttachRolePolicy", own, {**boundary, "iam:PolicyARN": ADMIN}),
+                     ("iam:PutRolePolicy", own, boundary)]
+    requests.append(("iam:AttachRolePolicy", t.iam(f"role/{t.prefix}-eks-nodes"),
+                     {"iam:PermissionsBoundary": t.boundary_arn, "iam:PolicyARN": ADMIN}))
+    return _allowed(policy, requests)
+
+
+def rewrites_its_own_trust(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    return _allowed(policy, [("iam:UpdateAssumeRolePolicy", t.iam(f"role/{own_name}"), {}),
+                             ("iam:UpdateAssumeRolePolicy", t.iam(f"role/{t.plan_role_name}"), {})])
+
+
+def reads_an_unrelated_secret(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    """Another application's secret, another database's master secret, and even this
+    database's: Terraform never reads the master password (the role bootstrap Job does)."""
+    rds_tag = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
+    return _allowed(policy, [
+        ("secretsmanager:GetSecretValue", t.arn("secretsmanager", "secret:payments/db-AbCdEf"), {}),
+        ("secretsmanager:GetSecretValue", master_secret(t, "payments"), {rds_tag: t.arn("rds", "db:payments")}),
+        ("secretsmanager:GetSecretValue", master_secret(t, "metadata"), {rds_tag: t.database_arn}),
+    ])
+
+
+def changes_a_role_without_the_boundary(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    role = t.iam(f"role/{t.prefix}-cluster-autoscaler")
+    requests = [(action, role, other) for other in ({}, {"iam:PermissionsBoundary": ADMIN})
+                for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary")]
+    requests.append(("iam:DeleteRolePermissionsBoundary", role, {"iam:PermissionsBoundary": t.boundary_arn}))
+    return _allowed(policy, requests)
+
+
+def touches_the_boundary_or_passes_roles_elsewhere(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    nodes = t.iam(f"role/{t.prefix}-eks-nodes")
+    return _allowed(policy, [
+        *[(action, t.boundary_arn, {}) for action in
+          ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion")],
+        ("iam:PassRole", nodes, {"iam:PassedToService": "lambda.amazonaws.com"}),
+        ("iam:PassRole", t.iam("role/OrganizationAccountAccessRole"), {"iam:PassedToService": "eks.amazonaws.com"}),
+        ("sts:AssumeRole", nodes, {}),
+    ])
+
+
+def leaves_the_platforms_keys(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    key = t.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    other = {"aws:ResourceTag/Project": "payments", "aws:ResourceTag/Environment": "prod"}
+    return _allowed(policy, [
+        ("kms:ScheduleKeyDeletion", key, other), ("kms:Decrypt", key, other),
+        ("kms:CreateKey", "*", {"aws:RequestTag/Project": "payments", "aws:RequestTag/Environment": t.profile}),
+    ])
+
+
+def leaves_the_platforms_buckets(t: CiTarget, policy: dict, own_name: str) -> Escalations:
+    return _allowed(policy, [("s3:DeleteBucket", "arn:aws:s3:::payments-archive", {}),
+                             ("s3:GetObject", "arn:aws:s3:::payments-archive/ledger.csv", {})])
+
+
+ESCALATIONS = {check.__name__: check for check in (
+    attaches_administrator_access, rewrites_its_own_trust, reads_an_unrelated_secret,
+    changes_a_role_without_the_boundary, touches_the_boundary_or_passes_roles_elsewhere,
+    leaves_the_platforms_keys, leaves_the_platforms_buckets)}
+
 
 @pytest.fixture(scope="module")
 def under_test(t) -> tuple[dict, str]:
@@ -191,77 +283,64 @@ def under_test(t) -> tuple[dict, str]:
     return json.loads(text), os.environ.get("DEPLOY_ROLE_UNDER_TEST", "airflow-platform-github-actions")
 
 
-ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
-
-
-def test_deploy_cannot_attach_administrator_access_to_itself(t, under_test):
+@pytest.mark.parametrize("check", ESCALATIONS)
+def test_deploy_cannot_escalate(t, under_test, check):
     policy, own_name = under_test
-    own = t.iam(f"role/{own_name}")
-    for boundary in ("", t.boundary_arn):
-        assert not allows(policy, "iam:AttachRolePolicy", own,
-                          {"iam:PermissionsBoundary": boundary, "iam:PolicyARN": ADMIN})
-        assert not allows(policy, "iam:PutRolePolicy", own, {"iam:PermissionsBoundary": boundary})
-    # ... nor to a platform role, which would then be an administrator inside the boundary's reach
-    platform_role = t.iam(f"role/{t.prefix}-eks-nodes")
-    assert not allows(policy, "iam:AttachRolePolicy", platform_role,
-                      {"iam:PermissionsBoundary": t.boundary_arn, "iam:PolicyARN": ADMIN})
-    assert allows(policy, "iam:AttachRolePolicy", platform_role, {
-        "iam:PermissionsBoundary": t.boundary_arn,
-        "iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"})
+    assert ESCALATIONS[check](t, policy, own_name) == []
 
 
-def test_deploy_cannot_rewrite_its_own_trust(t, under_test):
-    policy, own_name = under_test
-    assert not allows(policy, "iam:UpdateAssumeRolePolicy", t.iam(f"role/{own_name}"))
-    assert not allows(policy, "iam:UpdateAssumeRolePolicy", t.iam(f"role/{t.plan_role_name}"))
-    assert allows(policy, "iam:UpdateAssumeRolePolicy", t.iam(f"role/{t.prefix}-ebs-csi-driver"))
+def test_deploy_can_make_the_legitimate_requests_beside_them(t):
+    """The neighbour of each escalation is allowed: the checks above cannot pass by denying everything."""
+    policy, platform_role = deploy_policy(t), t.iam(f"role/{t.prefix}-eks-nodes")
+    with_boundary = {"iam:PermissionsBoundary": t.boundary_arn}
+    legitimate = [
+        ("iam:AttachRolePolicy", platform_role, {**with_boundary, "iam:PolicyARN": f"arn:aws:iam::aws:policy/{MANAGED_POLICIES[1]}"}),
+        ("iam:UpdateAssumeRolePolicy", t.iam(f"role/{t.prefix}-ebs-csi-driver"), {}),
+        ("secretsmanager:GetSecretValue", generated_secret(t, "fernet-key"), {}),
+        ("iam:CreateRole", t.iam(f"role/{t.prefix}-cluster-autoscaler"), with_boundary),
+        ("iam:PassRole", platform_role, {"iam:PassedToService": "eks.amazonaws.com"}),
+        ("kms:ScheduleKeyDeletion", t.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"), dict(t.platform_tags)),
+        ("kms:CreateKey", "*", {"aws:RequestTag/Project": t.name, "aws:RequestTag/Environment": t.profile}),
+        ("s3:DeleteBucket", f"arn:aws:s3:::{t.prefix}-logs-{ACCOUNT}-{t.region}", {}),
+    ]
+    assert [r for r in legitimate if not allows(policy, *r)] == []
 
 
-def test_deploy_cannot_read_an_unrelated_secret(t, under_test):
-    policy, _ = under_test
-    assert not allows(policy, "secretsmanager:GetSecretValue", t.arn("secretsmanager", "secret:payments/db-AbCdEf"))
-    other_db = t.arn("rds", "db:payments")
-    assert not allows(policy, "secretsmanager:GetSecretValue", t.arn("secretsmanager", "secret:rds!db-99-AbCdEf"),
-                      {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": other_db})
-    # Not even this database's master password: Terraform never reads it (the role bootstrap Job does).
-    assert not allows(deploy_policy(t), "secretsmanager:GetSecretValue",
-                      t.arn("secretsmanager", "secret:rds!db-0a-AbCdEf"),
-                      {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn})
-    assert allows(policy, "secretsmanager:GetSecretValue",
-                  t.arn("secretsmanager", f"secret:{secret_name(t.prefix, 'fernet-key')}-AbCdEf"))
+def _with(statement: dict, without: str | None = None):
+    def mutate(policy: dict) -> dict:
+        kept = [s for s in policy["Statement"] if s.get("Sid") != without]
+        return {**policy, "Statement": [*kept, statement]}
+    return mutate
 
 
-def test_deploy_cannot_create_or_change_a_role_without_the_boundary(t, under_test):
-    policy, _ = under_test
-    role = t.iam(f"role/{t.prefix}-cluster-autoscaler")
-    for other in ("", "arn:aws:iam::aws:policy/AdministratorAccess"):
-        for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"):
-            assert not allows(policy, action, role, {"iam:PermissionsBoundary": other}), (action, other)
-    assert not allows(policy, "iam:DeleteRolePermissionsBoundary", role, {"iam:PermissionsBoundary": t.boundary_arn})
-    assert allows(policy, "iam:CreateRole", role, {"iam:PermissionsBoundary": t.boundary_arn})
+def _broad(action: str) -> dict:
+    return {"Sid": "Mutant", "Effect": "Allow", "Action": action, "Resource": "*"}
 
 
-def test_deploy_cannot_touch_the_boundary_or_pass_roles_elsewhere(t):
-    policy = deploy_policy(t)
-    for action in ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"):
-        assert not allows(policy, action, t.boundary_arn)
-    nodes = t.iam(f"role/{t.prefix}-eks-nodes")
-    assert not allows(policy, "iam:PassRole", nodes, {"iam:PassedToService": "lambda.amazonaws.com"})
-    assert not allows(policy, "iam:PassRole", t.iam("role/OrganizationAccountAccessRole"),
-                      {"iam:PassedToService": "eks.amazonaws.com"})
-    assert not allows(policy, "sts:AssumeRole", nodes)
+# A broad Allow beside the narrow ones, and the checks it must trip. The explicit Denies
+# (its own roles, the boundary, role chaining) stand against any Allow: to trip the trust
+# check, the mutant also drops the Deny on its own roles.
+MUTANTS = {
+    "kms:* on *": (_with(_broad("kms:*")), {"leaves_the_platforms_keys"}),
+    "iam:* on *": (_with(_broad("iam:*")), {"attaches_administrator_access", "changes_a_role_without_the_boundary",
+                                            "touches_the_boundary_or_passes_roles_elsewhere"}),
+    "secretsmanager:* on *": (_with(_broad("secretsmanager:*")), {"reads_an_unrelated_secret"}),
+    "s3:* on *": (_with(_broad("s3:*")), {"leaves_the_platforms_buckets"}),
+    "iam:* on *, no Deny on its own roles": (_with(_broad("iam:*"), without="NoChangeToTheCiRolesOrTheBoundary"),
+                                             {"attaches_administrator_access", "rewrites_its_own_trust"}),
+}
 
 
-def test_deploy_keeps_to_the_platforms_keys_and_buckets(t):
-    policy = deploy_policy(t)
-    key = t.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
-    other = {"aws:ResourceTag/Project": "payments", "aws:ResourceTag/Environment": "prod"}
-    assert not allows(policy, "kms:ScheduleKeyDeletion", key, other)
-    assert allows(policy, "kms:ScheduleKeyDeletion", key, dict(t.platform_tags))
-    assert not allows(policy, "kms:CreateKey", "*", {"aws:RequestTag/Project": "payments",
-                                                     "aws:RequestTag/Environment": t.profile})
-    assert not allows(policy, "s3:DeleteBucket", "arn:aws:s3:::payments-archive")
-    assert allows(policy, "s3:DeleteBucket", f"arn:aws:s3:::{t.prefix}-logs-{ACCOUNT}-{t.region}")
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_each_escalation_check_reports_a_broad_allow_added_to_the_deploy_policy(t, mutant):
+    mutate, must_report = MUTANTS[mutant]
+    policy = mutate(deploy_policy(t))
+    reported = {name for name, check in ESCALATIONS.items() if check(t, policy, t.deploy_role_name)}
+    assert must_report <= reported
+
+
+def test_every_escalation_check_is_tripped_by_some_mutant():
+    assert set().union(*(must for _, must in MUTANTS.values())) == set(ESCALATIONS)
 
 
 def test_a_role_inside_the_boundary_cannot_make_or_assume_roles(t):
@@ -270,45 +349,34 @@ def test_a_role_inside_the_boundary_cannot_make_or_assume_roles(t):
                    "iam:CreatePolicyVersion", "iam:UpdateAssumeRolePolicy"):
         assert not allows(boundary, action, t.iam(f"role/{t.prefix}-x")), action
     assert not allows(boundary, "iam:CreateServiceLinkedRole", "*", {"iam:AWSServiceName": "rds.amazonaws.com"})
-    assert evaluate(boundary, "sts:AssumeRole", t.iam("role/anything")) == PermissionResult.DENIED
+    assert evaluate(boundary, "sts:AssumeRole", t.iam("role/anything")).explicit_deny
     assert not allows(boundary, "secretsmanager:GetSecretValue", t.arn("secretsmanager", "secret:payments/db-AbCd"))
 
 
-def managed_policy_grants(name: str):
-    """(action, resource, condition values) of each Allow of an AWS-managed policy, as moto ships it."""
-    from moto.iam.aws_managed_policies import aws_managed_policies_data
-
-    document = json.loads(aws_managed_policies_data)[name.rsplit("/", 1)[-1]]["Document"]
-    for statement in document["Statement"]:
-        if statement["Effect"] != "Allow":
-            continue
-        actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
-        resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
-        context = {k: (v if isinstance(v, str) else v[0])
-                   for k, v in statement.get("Condition", {}).get("StringEquals", {}).items()}
-        for action in actions:
-            for resource in resources:
-                yield action, resource, context
-
-
-@pytest.mark.parametrize("managed", MANAGED_POLICIES)
-def test_the_boundary_leaves_the_stacks_managed_policies_whole(t, managed):
-    """What a platform role gets from its AWS-managed policy, the boundary lets through (on the
-    platform's own keys: KMS grants there are tag-scoped)."""
+def test_inside_the_boundary_only_this_databases_master_secret_is_readable_and_not_writable(t):
+    rds_tag = "secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn"
     boundary = boundary_policy(t)
-    cut = []
-    for action, resource, context in managed_policy_grants(managed):
-        if action.startswith("kms:"):
-            resource, context = t.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab"), dict(t.platform_tags)
-        if not allows(boundary, action, resource, context):
-            cut.append((action, resource))
-    assert cut == []
+    ours = (master_secret(t, "metadata"), {rds_tag: t.database_arn})
+    assert allows(boundary, "secretsmanager:GetSecretValue", *ours)
+    assert not allows(boundary, "secretsmanager:PutSecretValue", *ours)
+    assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "payments"),
+                      {rds_tag: t.arn("rds", "db:payments")})
 
 
 def test_the_plan_role_writes_nothing(t):
     policy = plan_policy(t)
     for action, resource in [("iam:CreateRole", t.iam(f"role/{t.prefix}-x")), ("ec2:CreateVpc", "*"),
                              ("s3:PutObject", f"{t.state_bucket_arn}/{t.state_key_prefix}/infra.tfstate"),
-                             ("secretsmanager:PutSecretValue", t.platform_secrets),
+                             ("secretsmanager:PutSecretValue", generated_secret(t, "fernet-key")),
                              ("s3:GetObject", f"arn:aws:s3:::{t.prefix}-logs-{ACCOUNT}-{t.region}/task.log")]:
         assert not allows(policy, action, resource, {"iam:PermissionsBoundary": t.boundary_arn}), action
+
+
+def test_the_plan_role_decrypts_only_through_secrets_manager(t):
+    policy, key = plan_policy(t), t.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    via = {"kms:ViaService": f"secretsmanager.{t.region}.amazonaws.com"}
+    assert allows(policy, "kms:Decrypt", key, {**t.platform_tags, **via})
+    assert not allows(policy, "kms:Decrypt", key, dict(t.platform_tags))  # a direct call: a log object, an EBS key...
+    assert not allows(policy, "kms:Decrypt", key, {**t.platform_tags, "kms:ViaService": f"s3.{t.region}.amazonaws.com"})
+    assert not allows(policy, "kms:Decrypt", key, {"aws:ResourceTag/Project": "payments",
+                                                   "aws:ResourceTag/Environment": t.profile, **via})
