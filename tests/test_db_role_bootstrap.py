@@ -19,6 +19,14 @@ the documentation cited):
 - ALTER ROLE naming SUPERUSER/NOSUPERUSER, REPLICATION or BYPASSRLS needs a superuser on every
   version (PostgreSQL docs, ALTER ROLE); 15 says `must be superuser to alter superuser roles or
   change superuser attribute`, 18 `permission denied to alter role` with a DETAIL per attribute.
+- Who owns what at launch: RDS's `\l` (as published for RDS 11-16) shows `postgres`, `template1`
+  and `db_name` owned by the master, `rdsadmin` and `template0` by `rdsadmin`; the model copies
+  it, so the bootstrap can (and must) revoke PUBLIC's CONNECT on `postgres` and `template1`. A
+  bare initdb, where the superuser owns them, would leave them open to the role.
+- `pg_has_role(..., 'SET')` does not exist before 16 (an error on 15): the script asks for it
+  on 16+ only. On 16+ the master's own GRANT adds a second membership row (grantor: master,
+  INHERIT and SET) beside the ADMIN-only one the server made at CREATE ROLE (grantor: the
+  bootstrap superuser); `pg_auth_members` shows both.
 - RDS's build lets rds_superuser do more than vanilla PostgreSQL: RDS lists "ALTER <OBJECT>
   OWNER" among the master's privileges, and a user reported `ALTER DATABASE ... OWNER TO` working
   on RDS 16 where `CREATE DATABASE ... OWNER` failed (pgsql-bugs, "must be able to SET ROLE",

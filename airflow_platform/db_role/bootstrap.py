@@ -196,8 +196,8 @@ def fix_attributes(cur, master: Master, role_name: str, row: tuple) -> list[str]
     if stuck:
         raise BootstrapError(
             f"role {role_name!r} has {', '.join(stuck)}, which the master user {master.name!r} may not remove "
-            f"(only a PostgreSQL superuser may, and on RDS no user is one): have a superuser remove it, or set "
-            f"AIRFLOW_DB_ROLE to a new role name, which the bootstrap then creates without it")
+            f"(only a PostgreSQL superuser may; on RDS no user is one): remove them as a superuser, or set "
+            f"AIRFLOW_DB_ROLE to a new role name, which the bootstrap then creates without them")
     changes = ([] if can_login else ["LOGIN"]) + [f"NO{a}" for a in excess]
     if not changes:
         return []
