@@ -5,9 +5,9 @@ shipped in a ConfigMap, before the chart. It reads the RDS-managed master creden
 the Airflow role's password from Secrets Manager (IRSA), connects as master with TLS
 required, and makes sure that:
 
-- the role exists with LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION and the
-  password now in Secrets Manager (sent as a SCRAM-SHA-256 verifier, so the plain password
-  never reaches the server, its logs or pg_stat_statements);
+- the role exists with LOGIN and none of SUPERUSER, CREATEDB, CREATEROLE, REPLICATION,
+  BYPASSRLS, and the password now in Secrets Manager (sent as a SCRAM-SHA-256 verifier, so
+  the plain password never reaches the server, its logs or pg_stat_statements);
 - the metadata database exists and the role owns it (so it owns the `public` schema's
   content it creates, and `airflow db migrate` can run as it);
 - PUBLIC cannot CONNECT to any other database the master may administer, nor to the
@@ -15,6 +15,24 @@ required, and makes sure that:
 - objects in the metadata database that the master user owns (tables, views, sequences,
   enum types: what `airflow db migrate` created back when Airflow used the master user)
   now belong to the role, so an existing installation keeps migrating.
+
+RDS's master user is not a superuser (RDS User Guide, "Master user account privileges"):
+LOGIN CREATEROLE CREATEDB, a member of `rds_superuser`, owner of the database RDS creates at
+launch. So:
+- an existing role's attributes are read, never blindly restated: only a superuser may name
+  SUPERUSER, REPLICATION or BYPASSRLS in ALTER ROLE, even to turn them off (PostgreSQL, ALTER
+  ROLE). The role loses CREATEDB/CREATEROLE if it has them; if it has one of the three the
+  master cannot remove, the run stops with an error naming them;
+- giving the role a database or an object needs the master to be able to SET ROLE to it
+  (ALTER DATABASE / ALTER TABLE, "OWNER TO"): from PostgreSQL 16 the creator of a role gets
+  only ADMIN OPTION on it (`createrole_self_grant` is empty by default), so the master grants
+  itself the role WITH INHERIT TRUE, SET TRUE; before 16 a plain membership is what counts.
+
+Rotation safety: the password of an existing role is changed LAST, after every other step
+(attributes, membership, ownership, grants, revokes, adopting the master's objects) has
+succeeded. A run that fails anywhere earlier leaves the old password in place, so PgBouncer,
+which still holds it, keeps working. A new role is created with its password: nothing holds
+an older one.
 
 Nothing here prints a secret: the only output is what was done, by name.
 Environment: DB_HOST, DB_PORT, DB_NAME, AIRFLOW_DB_ROLE, MASTER_SECRET_ARN,
@@ -81,33 +99,63 @@ def master_credentials(secret_string: str) -> tuple[str, str]:
         raise BootstrapError("the master secret is not JSON with `username` and `password`") from None
 
 
-def ensure_role_and_database(conn, target: Target, password: str) -> list[str]:
-    """Does the work on an open master connection (autocommit); returns what it did, no secrets."""
+# Attributes Airflow's role must not have, as pg_roles names them.
+EXCESS = {"rolsuper": "SUPERUSER", "rolcreatedb": "CREATEDB", "rolcreaterole": "CREATEROLE",
+          "rolreplication": "REPLICATION", "rolbypassrls": "BYPASSRLS"}
+# Only a superuser may name these in ALTER ROLE, on every version (PostgreSQL, ALTER ROLE).
+SUPERUSER_ONLY = frozenset({"SUPERUSER", "REPLICATION", "BYPASSRLS"})
+
+
+@dataclass(frozen=True)
+class Master:
+    name: str
+    superuser: bool
+    createdb: bool
+    createrole: bool
+    server_version: int  # server_version_num, e.g. 150018
+
+    def may_remove(self, attribute: str) -> bool:
+        """Whether ALTER ROLE ... NO<attribute> is allowed: a CREATEROLE user may drop CREATEDB or
+        CREATEROLE from a role it administers (from 16, CREATEDB only if it has CREATEDB itself);
+        the others are a superuser's."""
+        if self.superuser:
+            return True
+        if attribute in SUPERUSER_ONLY or not self.createrole:
+            return False
+        return attribute != "CREATEDB" or self.createdb or self.server_version < 160000
+
+
+def read_master(cur) -> Master:
+    cur.execute("SELECT current_user, rolsuper, rolcreatedb, rolcreaterole, current_setting('server_version_num')::int "
+                "FROM pg_roles WHERE rolname = current_user")
+    return Master(*cur.fetchone())
+
+
+def ensure_role_and_database(conn, target: Target, password: str) -> tuple[list[str], bool]:
+    """On an open master connection: every step but the password of an existing role.
+
+    Returns what it did (no secrets) and whether it created the role (then with `password`)."""
     from psycopg2 import sql
 
-    if not password or len(password) < 16:
-        raise BootstrapError("the Airflow role's password must have at least 16 characters")
+    check_password(password)
     conn.autocommit = True
     done: list[str] = []
     role, db = sql.Identifier(target.role), sql.Identifier(target.database)
-    attributes = sql.SQL("LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT")
     with conn.cursor() as cur:
-        cur.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
-        master, is_super = cur.fetchone()
-        if master == target.role:
+        master = read_master(cur)
+        if master.name == target.role:
             raise BootstrapError(f"AIRFLOW_DB_ROLE {target.role!r} is the master user: Airflow needs its own role")
-        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (target.role,))
-        exists = cur.fetchone() is not None
-        verb = "ALTER ROLE {} WITH " if exists else "CREATE ROLE {} WITH "
-        cur.execute(sql.SQL(verb).format(role) + attributes + sql.SQL(" PASSWORD %s"),
-                    (scram_verifier(password),))
-        done.append(f"{'updated' if exists else 'created'} role {target.role} (password set)")
-        if not is_super:
-            # A non-superuser master (RDS) must be a member of a role to give it a database.
-            cur.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (target.role,))
-            if not cur.fetchone()[0]:
-                cur.execute(sql.SQL("GRANT {} TO {}").format(role, sql.Identifier(master)))
-                done.append(f"granted {target.role} to {master}")
+        cur.execute("SELECT rolcanlogin, " + ", ".join(EXCESS) + " FROM pg_roles WHERE rolname = %s", (target.role,))
+        row = cur.fetchone()
+        created = row is None
+        if created:
+            # CREATE ROLE may name the NO- forms: only their positive forms need a superuser.
+            cur.execute(sql.SQL("CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
+                                "NOBYPASSRLS INHERIT PASSWORD %s").format(role), (scram_verifier(password),))
+            done.append(f"created role {target.role} (password set)")
+        else:
+            done += fix_attributes(cur, master, target.role, row)
+        done += let_master_set_role(cur, master, target.role)
         cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (target.database,))
         row = cur.fetchone()
         if row is None:
@@ -118,17 +166,77 @@ def ensure_role_and_database(conn, target: Target, password: str) -> list[str]:
             done.append(f"database {target.database}: owner {row[0]} -> {target.role}")
         cur.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
         cur.execute(sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(db, role))
-        # Every other database the master administers: no CONNECT for PUBLIC (the role included).
+        # Every other database whose owner's privileges the master holds: no CONNECT for PUBLIC
+        # (the role included). REVOKE needs the owner's privileges, i.e. USAGE of the owner role.
         cur.execute(
             "SELECT datname FROM pg_database WHERE datname <> %s AND datallowconn "
-            "AND (%s OR pg_has_role(current_user, datdba, 'MEMBER')) ORDER BY datname",
-            (target.database, is_super))
+            "AND (%s OR pg_has_role(current_user, datdba, 'USAGE')) ORDER BY datname",
+            (target.database, master.superuser))
         for (other,) in cur.fetchall():
             if other in UNTOUCHED:
                 continue
             cur.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(other)))
             done.append(f"revoked CONNECT on {other} from PUBLIC")
-    return done
+    return done, created
+
+
+def check_password(password: str) -> None:
+    if not password or len(password) < 16:
+        raise BootstrapError("the Airflow role's password must have at least 16 characters")
+
+
+def fix_attributes(cur, master: Master, role_name: str, row: tuple) -> list[str]:
+    """An existing role: LOGIN, and none of EXCESS. Names only what must change, and only what
+    the master may change; stops on what it may not."""
+    from psycopg2 import sql
+
+    can_login, *flags = row
+    excess = [EXCESS[column] for column, on in zip(EXCESS, flags) if on]
+    stuck = [a for a in excess if not master.may_remove(a)]
+    if stuck:
+        raise BootstrapError(
+            f"role {role_name!r} has {', '.join(stuck)}, which the master user {master.name!r} may not remove "
+            f"(only a PostgreSQL superuser may; on RDS no user is one): remove them as a superuser, or set "
+            f"AIRFLOW_DB_ROLE to a new role name, which the bootstrap then creates without them")
+    changes = ([] if can_login else ["LOGIN"]) + [f"NO{a}" for a in excess]
+    if not changes:
+        return []
+    cur.execute(sql.SQL("ALTER ROLE {} WITH " + " ".join(changes)).format(sql.Identifier(role_name)))
+    return [f"role {role_name}: {' '.join(changes)}"]
+
+
+def let_master_set_role(cur, master: Master, role_name: str) -> list[str]:
+    """Make the master able to SET ROLE to the role and use its privileges, which giving the role a
+    database or an object (OWNER TO) and revoking on its database need."""
+    from psycopg2 import sql
+
+    if master.superuser:
+        return []
+    if master.server_version >= 160000:
+        # pg_has_role(..., 'MEMBER') is already true through the ADMIN OPTION the creator gets;
+        # what OWNER TO checks is SET, and what REVOKE on the role's database needs is USAGE.
+        cur.execute("SELECT pg_has_role(current_user, %s, 'SET') AND pg_has_role(current_user, %s, 'USAGE')",
+                    (role_name, role_name))
+        grant = sql.SQL("GRANT {} TO {} WITH INHERIT TRUE, SET TRUE")
+    else:
+        cur.execute("SELECT pg_has_role(current_user, %s, 'USAGE')", (role_name,))
+        grant = sql.SQL("GRANT {} TO {}")
+    if cur.fetchone()[0]:
+        return []
+    cur.execute(grant.format(sql.Identifier(role_name), sql.Identifier(master.name)))
+    return [f"granted {role_name} to {master.name}"]
+
+
+def set_password(conn, target: Target, password: str) -> list[str]:
+    """The last step on an existing role: its new password (the same one again is harmless)."""
+    from psycopg2 import sql
+
+    check_password(password)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("ALTER ROLE {} WITH PASSWORD %s").format(sql.Identifier(target.role)),
+                    (scram_verifier(password),))
+    return [f"set the password of role {target.role}"]
 
 
 # Relations owned by the master in the metadata database, except sequences owned by a
@@ -171,19 +279,29 @@ def connect(target: Target, user: str, password: str, *, dbname: str = "postgres
                             sslmode=sslmode, connect_timeout=10, application_name="airflow-db-role-bootstrap")
 
 
+def run_steps(open_master, target: Target, password: str) -> list[str]:
+    """Every step in order, on master connections that `open_master(dbname)` opens; the password
+    of an existing role last. Returns what was done."""
+    check_password(password)
+    conn = open_master("postgres")
+    try:
+        done, created = ensure_role_and_database(conn, target, password)
+    finally:
+        conn.close()
+    conn = open_master(target.database)
+    try:
+        done += adopt_master_objects(conn, target)
+        if not created:
+            done += set_password(conn, target, password)
+    finally:
+        conn.close()
+    return done
+
+
 def bootstrap(target: Target, master_secret: str, airflow_password: str) -> list[str]:
     """Connect as master with TLS and ensure the role and database. Returns what was done."""
     user, password = master_credentials(master_secret)
-    conn = connect(target, user, password)
-    try:
-        done = ensure_role_and_database(conn, target, airflow_password)
-    finally:
-        conn.close()
-    conn = connect(target, user, password, dbname=target.database)
-    try:
-        return done + adopt_master_objects(conn, target)
-    finally:
-        conn.close()
+    return run_steps(lambda dbname: connect(target, user, password, dbname=dbname), target, airflow_password)
 
 
 def read_env(environ: dict[str, str]) -> Target:

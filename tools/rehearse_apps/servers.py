@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from tools.local_servers.postgres import PostgresNotInstalled, PostgresServer, find_bindir
+from tools.local_servers.rds_master import RDS_ADMIN, create_rds_master
 
 PACKAGES = {
     "pgbouncer": "pgbouncer (Debian/Ubuntu: apt-get install pgbouncer; macOS: brew install pgbouncer)",
@@ -41,18 +42,12 @@ def _search_path() -> str:
 
 
 def start_postgres(folder: Path, host: str, port: int, user: str, password: str, database: str) -> PostgresServer:
-    """RDS with rds.force_ssl: TLS-only, the master user, the initial database."""
-    server = PostgresServer(folder, host=host, port=port, superuser=user, password=password)
+    """RDS with rds.force_ssl: TLS-only; `user` is RDS's master user as RDS makes it (not a
+    superuser: tools/local_servers/rds_master.py), owner of the database made at launch."""
+    server = PostgresServer(folder, host=host, port=port, superuser=RDS_ADMIN)
     server.__enter__()
     try:
-        import psycopg2
-        from psycopg2 import sql
-
-        conn = psycopg2.connect(server.dsn(sslmode="require"))
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        conn.close()
+        create_rds_master(server, user, password, db_name=database)
     except BaseException:
         server.stop()
         raise
