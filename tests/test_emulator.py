@@ -126,15 +126,17 @@ def leaked_forms(value: str) -> set[str]:
             urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]}
 
 
-def leaks(cycle, secret_values: set[str]) -> list[str]:
+def leaks(cycle, secret_values: set[str], *companions: CompanionStack) -> list[str]:
     """Which state file, plan file or Terraform log holds a secret (never the secret itself)."""
     texts = {p.name: p.read_text(errors="replace") for p in sorted(cycle.logs_dir.glob("*.log"))}
-    for name in (STATE_FILE, f"{STATE_FILE}.backup", "terraform.tfstate"):
-        if (cycle.stack_dir / name).exists():
-            texts[name] = (cycle.stack_dir / name).read_text(errors="replace")
-    if (cycle.stack_dir / PLAN_FILE).exists():
-        with zipfile.ZipFile(cycle.stack_dir / PLAN_FILE) as plan:
-            texts[PLAN_FILE] = "".join(plan.read(n).decode(errors="replace") for n in plan.namelist())
+    for folder in [cycle.stack_dir] + [c.stack_dir for c in companions]:
+        for name in (STATE_FILE, f"{STATE_FILE}.backup", "terraform.tfstate"):
+            if (folder / name).exists():
+                texts[f"{folder.name}/{name}"] = (folder / name).read_text(errors="replace")
+        if (folder / PLAN_FILE).exists():
+            with zipfile.ZipFile(folder / PLAN_FILE) as plan:
+                texts[f"{folder.name}/{PLAN_FILE}"] = "".join(
+                    plan.read(n).decode(errors="replace") for n in plan.namelist())
     assert texts, "nothing to search"
     return [f"a {len(value)}-character secret in {name}" for value in secret_values
             for form in leaked_forms(value) for name, text in texts.items() if form in text]
@@ -188,7 +190,7 @@ def test_the_apps_stacks_aws_side_plans_applies_and_settles(apps, secret_values)
     assert len(apps.ephemerals()) == 6
     for phase in ("plan", "apply", "re-plan"):
         assert apps.opened(phase) == apps.ephemerals(), phase
-    assert leaks(apps.cycle, secret_values) == []
+    assert leaks(apps.cycle, secret_values, apps) == []
 
 
 def test_a_rotation_keeps_the_replan_empty_and_reaches_the_apps_side(cycle, apps, s, secret_values):
@@ -209,7 +211,7 @@ def test_a_rotation_keeps_the_replan_empty_and_reaches_the_apps_side(cycle, apps
     apps.plan(log="plan-after-rotation")
     apps.apply(log="apply-after-rotation")
     assert apps.opened("plan-after-rotation") == apps.ephemerals()
-    assert leaks(cycle, secret_values) == []
+    assert leaks(cycle, secret_values, apps) == []
 
 
 def test_db_bootstrap_role_reads_only_its_two_secrets(cycle, s):
