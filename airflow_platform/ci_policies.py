@@ -187,9 +187,13 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         _allow("KmsThePlatformAliases", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                t.arn("kms", f"alias/{t.prefix}-*")),
         _allow("S3ThePlatformBuckets", ["s3:*"], t.platform_buckets),
+        # ListSecretVersionIds: the apps stack's data.aws_secretsmanager_secret_versions (plan, apply,
+        # destroy). UpdateSecretVersionStage: destroying a Terraform-owned version that a rotation
+        # left AWSPREVIOUS removes that label (security/ci_actions.yaml records both).
         _allow("SecretsOfThePlatform", [
             "secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecret",
             "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:GetResourcePolicy",
+            "secretsmanager:ListSecretVersionIds", "secretsmanager:UpdateSecretVersionStage",
             "secretsmanager:DeleteSecret", "secretsmanager:TagResource", "secretsmanager:UntagResource"],
             t.platform_secrets),
         # RDS creates the master password's secret (rds!db-...) with the caller's rights.
@@ -232,7 +236,8 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
             "s3:ListBucket", "s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",
             "s3:GetAccelerateConfiguration", "s3:GetReplicationConfiguration"], t.platform_buckets),
         _allow("ReadThePlatformSecrets", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
-                                          "secretsmanager:GetResourcePolicy"], t.platform_secrets),
+                                          "secretsmanager:GetResourcePolicy", "secretsmanager:ListSecretVersionIds"],
+               t.platform_secrets),
         # GetSecretValue on a secret under a customer-managed key makes Secrets Manager call
         # kms:Decrypt as the caller (Secrets Manager User Guide, "Secret encryption and
         # decryption"): the platform's keys, and only through Secrets Manager.

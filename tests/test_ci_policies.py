@@ -1,9 +1,10 @@
 """The CI roles' policies, evaluated as AWS evaluates them (tools/iam_eval.py).
 
-- The deploy policy allows every AWS action Terraform called while the emulator applied,
-  re-planned and destroyed `infra` (recorded in security/ci_actions.yaml; the emulator test
-  re-records them), and every action the apps stack's AWS provider calls or will call.
-- The plan policy allows every read among them, and nothing that writes.
+- The deploy policy allows every AWS action of security/ci_actions.yaml: what Terraform called
+  in every phase of both stacks against the emulator (plan, apply, re-plan, a rotation,
+  destroy; the emulator test re-records them) and what the emulator cannot show (declared).
+- The plan policy allows every action `terraform plan` of either stack called, and nothing
+  that writes.
 - The escalation paths are denied: attach AdministratorAccess to itself, rewrite its own
   trust, read an unrelated secret, create a role without the boundary, leave the
   platform's keys and buckets; each next to the legitimate request it differs from, which
@@ -39,7 +40,7 @@ from airflow_platform.constructs.secret_store import secret_name
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from defaults import example_ci_target
 from tf_json import resources
-from tools.emulator.api_calls import ACTIONS_RECORD, read_record
+from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, PLAN_LISTS, read_record
 from tools.iam_eval import Decision, Request, decide
 from tools.iam_resolve import rds_master_secret_arn, secret_arn
 
@@ -140,32 +141,35 @@ def is_read(action: str) -> bool:
 
 # --- least privilege, proven against the recorded actions -------------------------------------
 
-STACKS = ["infra", "infra_not_emulated", "apps"]
-
-
-def test_the_record_covers_apply_replan_and_destroy_of_infra_and_the_apps_stack():
+def test_the_record_covers_every_phase_of_both_stacks():
     record = recorded_actions()
-    assert set(record) == set(STACKS)
-    infra = set(record["infra"])
+    assert set(record) == set(DEPLOY_LISTS)
+    infra = set(record["infra_deploy"])
     assert len(infra) > 100
     assert {"ec2:CreateVpc", "ec2:DeleteVpc", "eks:CreateCluster", "rds:CreateDBInstance", "iam:CreateRole",
             "kms:CreateKey", "ec2:DescribeVpcs"} <= infra  # apply, destroy and reads are in it
-    assert {"eks:DescribeCluster", "secretsmanager:GetSecretValue"} <= set(record["apps"])
+    assert "secretsmanager:UpdateSecretVersionStage" in infra  # destroy after a rotation
+    assert {"eks:DescribeCluster", "secretsmanager:GetSecretValue",
+            "secretsmanager:ListSecretVersionIds"} <= set(record["apps_plan"])
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_deploy_policy_allows_every_recorded_action(t, stack):
+@pytest.mark.parametrize("listed", DEPLOY_LISTS)
+def test_the_deploy_policy_allows_every_recorded_action(t, listed):
     policy = deploy_policy(t)
-    denied = [a for a in recorded_actions()[stack] if not allows(policy, a, *request(t, a))]
+    denied = [a for a in recorded_actions()[listed] if not allows(policy, a, *request(t, a))]
     assert denied == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_plan_policy_allows_every_recorded_read_and_no_write(t, stack):
+@pytest.mark.parametrize("listed", PLAN_LISTS)
+def test_the_plan_policy_allows_every_action_a_plan_called(t, listed):
     policy = plan_policy(t)
-    actions = recorded_actions()[stack]
-    assert [a for a in actions if is_read(a) and not allows(policy, a, *request(t, a))] == []
-    assert [a for a in actions if not is_read(a) and allows(policy, a, *request(t, a))] == []
+    assert [a for a in recorded_actions()[listed] if not allows(policy, a, *request(t, a))] == []
+
+
+@pytest.mark.parametrize("listed", DEPLOY_LISTS)
+def test_the_plan_policy_allows_no_write(t, listed):
+    policy = plan_policy(t)
+    assert [a for a in recorded_actions()[listed] if not is_read(a) and allows(policy, a, *request(t, a))] == []
 
 
 def test_both_roles_read_the_state_and_only_deploy_writes_it(t):

@@ -1,11 +1,14 @@
 """The infra stack, applied with real Terraform and the real AWS provider against moto on
-127.0.0.1 (an AWS emulator; what it lacks is adapted in tools/emulator/adapt.py).
+127.0.0.1 (an AWS emulator; what it lacks is adapted in tools/emulator/adapt.py), and the
+apps stack's AWS side (tools/emulator/apps_aws_side.py) planned and applied against it.
 
 One apply cycle takes minutes, so it runs once per module: the `cycle` fixture applies,
-the tests below look at the result through boto3, and the LAST test destroys and checks
-that nothing is left. pytest runs a module's tests in the order they are written; keep
-`test_destroy_leaves_nothing` and then the action record last. Whatever fails, or whichever tests are selected, the
-fixture's teardown destroys what is left and stops moto.
+the tests below look at the result through boto3, the apps stack's AWS side runs, the
+rotation runbook stores a new password, and the LAST tests destroy (apps, then infra) and
+check that nothing is left. pytest runs a module's tests in the order they are written;
+keep the phases in order and the destroy tests and then the action record last. Whatever
+fails, or whichever tests are selected, the fixture's teardown destroys what is left and
+stops moto.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from collections import Counter
 import pytest
 
 from airflow_platform.constructs.secret_store import GENERATED, secret_name
-from tools.emulator.api_calls import ACTIONS_RECORD, read_record
+from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, read_record
 from emulator_run import applied
-from tools.emulator.cycle import PLAN_FILE, STATE_FILE
+from tools.emulator.apps_aws_side import aws_side
+from tools.emulator.cycle import PLAN_FILE, STATE_FILE, CompanionStack
+from tools.emulator.not_emulated import not_emulated_actions
 
 pytestmark = pytest.mark.emulator
 
@@ -35,6 +40,15 @@ CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager",
 def cycle(synth, tmp_path_factory):
     with applied(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"), record_api_calls=True) as cycle:
         yield cycle
+
+
+@pytest.fixture(scope="module")
+def apps(cycle, synth) -> CompanionStack:
+    """The apps stack's AWS side (its aws data sources and ephemeral reads), reading the
+    applied infra state, against the same moto: initialised, not yet planned."""
+    side = CompanionStack(cycle, "apps", aws_side(synth.apps, remote_states={"infra": cycle.state_path}))
+    side.start()
+    return side
 
 
 @pytest.fixture(scope="module")
@@ -112,15 +126,17 @@ def leaked_forms(value: str) -> set[str]:
             urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]}
 
 
-def leaks(cycle, secret_values: set[str]) -> list[str]:
+def leaks(cycle, secret_values: set[str], *companions: CompanionStack) -> list[str]:
     """Which state file, plan file or Terraform log holds a secret (never the secret itself)."""
     texts = {p.name: p.read_text(errors="replace") for p in sorted(cycle.logs_dir.glob("*.log"))}
-    for name in (STATE_FILE, f"{STATE_FILE}.backup", "terraform.tfstate"):
-        if (cycle.stack_dir / name).exists():
-            texts[name] = (cycle.stack_dir / name).read_text(errors="replace")
-    if (cycle.stack_dir / PLAN_FILE).exists():
-        with zipfile.ZipFile(cycle.stack_dir / PLAN_FILE) as plan:
-            texts[PLAN_FILE] = "".join(plan.read(n).decode(errors="replace") for n in plan.namelist())
+    for folder in [cycle.stack_dir] + [c.stack_dir for c in companions]:
+        for name in (STATE_FILE, f"{STATE_FILE}.backup", "terraform.tfstate"):
+            if (folder / name).exists():
+                texts[f"{folder.name}/{name}"] = (folder / name).read_text(errors="replace")
+        if (folder / PLAN_FILE).exists():
+            with zipfile.ZipFile(folder / PLAN_FILE) as plan:
+                texts[f"{folder.name}/{PLAN_FILE}"] = "".join(
+                    plan.read(n).decode(errors="replace") for n in plan.namelist())
     assert texts, "nothing to search"
     return [f"a {len(value)}-character secret in {name}" for value in secret_values
             for form in leaked_forms(value) for name, text in texts.items() if form in text]
@@ -164,17 +180,38 @@ def test_the_leak_check_finds_a_planted_value(cycle, secret_values):
         planted.unlink()
 
 
-def test_a_new_secret_version_keeps_the_replan_empty(cycle, s, secret_values):
-    """The rotation runbook writes a new version outside Terraform: Terraform must not fight it."""
+def test_the_apps_stacks_aws_side_plans_applies_and_settles(apps, secret_values):
+    """What the apps stack's AWS provider reads in CI: the cluster, each secret's versions and
+    value. Every ephemeral block is opened in plan and in apply (unconsumed here: see
+    tools/emulator/apps_aws_side.py), and no value reaches a file or a log."""
+    apps.plan()
+    apps.apply()
+    assert apps.replan() is None
+    assert len(apps.ephemerals()) == 6
+    for phase in ("plan", "apply", "re-plan"):
+        assert apps.opened(phase) == apps.ephemerals(), phase
+    assert leaks(apps.cycle, secret_values, apps) == []
+
+
+def test_a_rotation_keeps_the_replan_empty_and_reaches_the_apps_side(cycle, apps, s, secret_values):
+    """The rotation runbook (scripts/rotate_db_password.py) writes a new version outside
+    Terraform: Terraform must not fight it, and the apps stack's next plan reads it."""
     sm = cycle.client("secretsmanager")
     name = secret_name(s.prefix, "db-password")
-    new = sm.get_random_password(PasswordLength=32, ExcludePunctuation=True)["RandomPassword"]
-    sm.put_secret_value(SecretId=name, SecretString=new)
+    before = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    version = cycle.rotate_db_password(s.prefix)
+    new = sm.get_secret_value(SecretId=name)["SecretString"]
     secret_values.add(new)
-    assert sm.get_secret_value(SecretId=name)["SecretString"] == new
-    changes = cycle.replan()
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert stages[version] == ["AWSCURRENT"]
+    (terraform_owned,) = before
+    assert stages[terraform_owned] == ["AWSPREVIOUS"]  # what destroy must un-stage (UpdateSecretVersionStage)
+    changes = cycle.replan(log="re-plan-after-rotation")
     assert changes is None, f"the plan after a new secret version is not empty:\n{changes}"
-    assert leaks(cycle, secret_values) == []
+    apps.plan(log="plan-after-rotation")
+    apps.apply(log="apply-after-rotation")
+    assert apps.opened("plan-after-rotation") == apps.ephemerals()
+    assert leaks(cycle, secret_values, apps) == []
 
 
 def test_db_bootstrap_role_reads_only_its_two_secrets(cycle, s):
@@ -329,6 +366,12 @@ def test_inventory_sees_what_was_applied(cycle, s):
     assert sum(x.startswith("KMS key ") for x in found) == cycle.resource_counts()["aws_kms_key"]
 
 
+def test_the_apps_stacks_aws_side_destroys(apps):
+    """CI destroys apps before infra: its data sources and ephemeral reads run once more."""
+    apps.destroy()
+    assert apps.opened("destroy") == apps.ephemerals()
+
+
 def test_destroy_leaves_nothing(cycle, capsys, secret_values):
     counts = cycle.resource_counts()
     cycle.destroy()
@@ -346,12 +389,22 @@ def test_destroy_leaves_nothing(cycle, capsys, secret_values):
 
 
 def test_the_recorded_aws_actions_are_the_ones_the_ci_policies_are_tested_against(cycle):
-    """After destroy: apply, re-plan and destroy are all recorded (from the provider's debug logs,
-    which are deleted once read: they hold secret values). tests/test_ci_policies.py
-    proves the deploy and plan policies against security/ci_actions.yaml; this keeps that file true."""
+    """After destroy: every phase of both stacks and the rotation is recorded (from the
+    provider's debug logs, which are deleted once read: they hold secret values).
+    tests/test_ci_policies.py proves the deploy and plan policies against
+    security/ci_actions.yaml; this keeps that file true."""
     assert cycle.destroyed
-    recorded = cycle.recorded_actions()
-    committed = set(read_record(ACTIONS_RECORD)["infra"])
-    assert {"ec2:CreateVpc", "ec2:DeleteVpc", "ec2:DescribeVpcs"} <= recorded
-    assert (sorted(recorded - committed), sorted(committed - recorded)) == ([], []), (
+    recorded = cycle.recorded_lists() | {NOT_EMULATED: not_emulated_actions()}
+    assert {"ec2:CreateVpc", "ec2:DeleteVpc", "ec2:DescribeVpcs"} <= set(recorded["infra_deploy"])
+    # data.aws_secretsmanager_secret_versions, at plan (and again at destroy)
+    assert "secretsmanager:ListSecretVersionIds" in recorded["apps_plan"]
+    # the delete of the Terraform-owned secret version that a rotation left AWSPREVIOUS
+    assert "secretsmanager:UpdateSecretVersionStage" in recorded["infra_deploy"]
+    assert {"secretsmanager:PutSecretValue"} <= set(recorded["rotation"])
+    committed = read_record(ACTIONS_RECORD)
+    drift = {name: (sorted(set(actions) - set(committed.get(name, []))),
+                    sorted(set(committed.get(name, [])) - set(actions)))
+             for name, actions in recorded.items()}
+    assert set(committed) == set(recorded)
+    assert {name: d for name, d in drift.items() if d != ([], [])} == {}, (
         "rewrite it: pipenv run python -m tools.emulator.rehearse --record-actions")

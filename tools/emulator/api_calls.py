@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 # aws-sdk-go-v2 request logs of terraform-provider-aws 5.x: `aws.service=EC2 ... aws.operation=CreateVpc`
 # (older lines say rpc.service / rpc.method).
@@ -69,23 +71,83 @@ def iam_actions(log_paths: Iterable[Path]) -> set[str]:
     return {iam_action(service, operation) for service, operation in api_calls(log_paths)}
 
 
+# --- what each phase called ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PhaseCalls:
+    """The IAM actions one phase called: `stack` (infra, apps, rotation) and the command
+    (`plan`, `apply`, `destroy`, ... of Terraform; `rotate` for the rotation script)."""
+
+    stack: str
+    command: str
+    log: str
+    actions: frozenset[str]
+
+
+PLAN_COMMAND = "plan"  # what CI's plan role runs: `terraform plan` of each stack
+
+
+def record_lists(calls: Iterable[PhaseCalls]) -> dict[str, list[str]]:
+    """The recorded lists of the record file, from the phases of one emulator run.
+
+    `<stack>_plan`: what `terraform plan` of that stack called (the plan role's job);
+    `<stack>_deploy`: what every phase of that stack called (the deploy role's job: plan,
+    apply, re-plan, destroy); `rotation`: what the rotation runbook called (run with the
+    deploy role's rights).
+    """
+    lists: dict[str, set[str]] = {}
+    for phase in calls:
+        if phase.stack == "rotation":
+            lists.setdefault("rotation", set()).update(phase.actions)
+            continue
+        lists.setdefault(f"{phase.stack}_deploy", set()).update(phase.actions)
+        if phase.command == PLAN_COMMAND:
+            lists.setdefault(f"{phase.stack}_plan", set()).update(phase.actions)
+    return {name: sorted(actions) for name, actions in sorted(lists.items())}
+
+
+@contextmanager
+def boto3_calls(client) -> Iterator[set[str]]:
+    """The IAM actions of the calls a boto3 `client` makes inside the block (botocore's
+    `before-call` event names each operation as it is sent)."""
+    actions: set[str] = set()
+
+    def record(model, **_) -> None:
+        actions.add(iam_action(model.service_model.service_id, model.name))
+
+    client.meta.events.register("before-call", record)
+    try:
+        yield actions
+    finally:
+        client.meta.events.unregister("before-call", record)
+
+
 # --- security/ci_actions.yaml: the record the CI policies are tested against ----------------
 
 ACTIONS_RECORD = Path(__file__).resolve().parents[2] / "security" / "ci_actions.yaml"
+PLAN_LISTS = ("infra_plan", "apps_plan")  # what the plan role must allow
+RECORDED_LISTS = ("infra_plan", "infra_deploy", "apps_plan", "apps_deploy", "rotation")
+NOT_EMULATED = "not_emulated"
+DEPLOY_LISTS = RECORDED_LISTS + (NOT_EMULATED,)  # what the deploy role must allow
 RECORD_HEADER = """\
 # The AWS actions the CI roles must be allowed (tests/test_ci_policies.py evaluates the
-# policies of airflow_platform/ci_policies.py against each one, with moto's policy engine).
+# policies of airflow_platform/ci_policies.py against each one). GENERATED: do not edit;
+# `pipenv run python -m tools.emulator.rehearse --record-actions` rewrites it, and
+# tests/test_emulator.py records it again on every run and fails when it differs.
 #
-# infra: RECORDED from Terraform's debug log (TF_LOG=debug) while the emulator applied,
-#   re-planned and destroyed the infra stack (dev profile). tests/test_emulator.py records
-#   them again on every run and fails when they differ. To rewrite this list:
-#   `pipenv run python -m tools.emulator.rehearse --record-actions`.
-# infra_not_emulated: DECLARED; what the infra stack calls on AWS that the emulator run
-#   cannot show: the resources tools/emulator/adapt.py leaves out (EKS add-on, access
-#   entries), and the updates and role passing a create-and-destroy cycle never makes.
-# apps: DECLARED; the apps stack's AWS provider needs a live cluster, which moto cannot run:
-#   it reads the cluster by name and Secrets Manager now, and will create secrets and the
-#   IAM roles of the DB bootstrap job and the Cluster Autoscaler.
+# RECORDED from the AWS provider's debug log (TF_LOG_PROVIDER=debug) while real Terraform ran
+# against moto (dev profile): the infra stack, and the apps stack's AWS side
+# (tools/emulator/apps_aws_side.py: its aws data sources and ephemeral reads), in this order:
+# plan, apply, re-plan of infra; plan, apply, re-plan of apps; the rotation runbook
+# (scripts/rotate_db_password.py, recorded from boto3); re-plan of infra, plan and apply of
+# apps; destroy of apps, then of infra (which, after a rotation, un-stages the Terraform-owned
+# secret version).
+#   <stack>_plan: what `terraform plan` of the stack called: the PLAN role allows these.
+#   <stack>_deploy: what every phase of the stack called; rotation: what the runbook called.
+# not_emulated: DECLARED in tools/emulator/not_emulated.py, per resource type, with the
+#   provider source that calls each: what the emulator run cannot show (resources the
+#   adaptation leaves out or changes, updates, role passing). The DEPLOY role allows every
+#   list.
 """
 
 
@@ -100,16 +162,17 @@ def read_record(path: Path = ACTIONS_RECORD) -> dict[str, list[str]]:
             for name, by_service in record.items()}
 
 
-def update_record(path: Path, recorded: Iterable[str]) -> None:
-    """Rewrites the `infra` list of the record file, keeping the declared lists."""
+def write_record(path: Path, lists: dict[str, Iterable[str]]) -> None:
+    """Writes the record file: the recorded lists and the declared `not_emulated` list."""
     import yaml  # dev dependency
 
-    record = read_record(path) if path.exists() else {}
-    record["infra"] = sorted(set(recorded))
+    missing = sorted(set(DEPLOY_LISTS) - set(lists))
+    if missing:
+        raise ValueError(f"the record lacks the lists {missing}")
     grouped: dict[str, dict[str, list[str]]] = {}
-    for name in ("infra", "infra_not_emulated", "apps"):
+    for name in DEPLOY_LISTS:
         by_service: dict[str, list[str]] = {}
-        for action in sorted(set(record.get(name, []))):
+        for action in sorted(set(lists[name])):
             service, op = action.split(":")
             by_service.setdefault(service, []).append(op)
         grouped[name] = by_service

@@ -19,6 +19,7 @@ own log is `<workdir>/moto.log`.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -30,12 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tools.emulator.adapt import CREDENTIAL, Adaptation, adapt_for_emulator
-from tools.emulator.api_calls import iam_actions
+from tools.emulator.adapt import CREDENTIAL, Adaptation, adapt_for_emulator, point_provider_at, use_local_state
+from tools.emulator.api_calls import PhaseCalls, boto3_calls, iam_actions, record_lists
 from tools.emulator.moto_server import MotoServer
 from tools.terraform_cli import TerraformError, terraform, terraform_env
 
 STACK_FILE = "cdk.tf.json"
+ROTATION_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "rotate_db_password.py"
 PLAN_FILE = "emulator.tfplan"
 STATE_FILE = "emulator.tfstate"
 # `terraform plan -detailed-exitcode`: 0 nothing to do, 1 error, 2 changes.
@@ -46,6 +48,8 @@ NO_CHANGES, CHANGES = 0, 2
 MOTO_RACES = ("revoking default IPv4 egress rule", "RouteAlreadyExists")
 # The route a create that moto answered twice left behind, outside the state (terraform-provider-aws's message).
 ORPHAN_ROUTE = re.compile(r"Route Table \((rtb-[0-9a-f]+)\) with destination \(([0-9a-f.:/]+)\)")
+# Terraform's line when it has opened an ephemeral resource (its UI hook, PostEphemeralOp).
+OPENED = re.compile(r"^(ephemeral\.[\w-]+\.[\w-]+): Opening complete", re.M)
 
 
 @dataclass
@@ -100,6 +104,7 @@ class EmulatorCycle:
         self.phases = phases or Phases()
         self.moto = MotoServer(self.workdir / "moto.log")
         self.stack = json.loads((self.source_dir / STACK_FILE).read_text())
+        self.calls: list[PhaseCalls] = []  # with `record_api_calls`: what each phase called, in order
         self.region = self.stack["provider"]["aws"][0]["region"]
         self.adapted: dict = {}  # the stack as applied (written by start())
         self.adaptations: list[Adaptation] = []
@@ -160,10 +165,10 @@ class EmulatorCycle:
                     self.client("ec2").delete_route(RouteTableId=route_table, DestinationCidrBlock=destination)
                 self._terraform("apply", "-input=false", "-auto-approve", log="apply-again")
 
-    def replan(self) -> str | None:
+    def replan(self, log: str = "re-plan") -> str | None:
         """A second, refreshing plan: None when it finds nothing to change, else its output."""
-        with self.phases("re-plan"):
-            result = self._terraform("plan", "-input=false", "-detailed-exitcode", log="re-plan", check=False)
+        with self.phases(log):
+            result = self._terraform("plan", "-input=false", "-detailed-exitcode", log=log, check=False)
             if result.returncode not in (NO_CHANGES, CHANGES):
                 raise TerraformError(f"terraform plan failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         self._state_current = result.returncode == NO_CHANGES
@@ -187,8 +192,11 @@ class EmulatorCycle:
 
     def destroy(self) -> None:
         """`terraform destroy`. Skips its refresh (about 10 s) when a re-plan has just refreshed
-        the whole state and found nothing to change; refreshes otherwise (after a failure)."""
-        refresh = "-refresh=false" if self._state_current else "-refresh=true"
+        the whole state and found nothing to change; refreshes otherwise (after a failure), and
+        always when recording: CI's destroy refreshes, and what the provider deletes depends on
+        the refreshed state (after a rotation, the Terraform-owned secret version carries
+        AWSPREVIOUS, which its delete removes with UpdateSecretVersionStage)."""
+        refresh = "-refresh=false" if self._state_current and not self.record_api_calls else "-refresh=true"
         self.counts_before_destroy = self.resource_counts()
         with self.phases("destroy"):
             self._terraform("destroy", "-input=false", "-auto-approve", refresh, log="destroy")
@@ -212,10 +220,29 @@ class EmulatorCycle:
 
     # --- looking at the result ----------------------------------------------------------------
 
+    @property
+    def state_path(self) -> Path:
+        return self.stack_dir / STATE_FILE
+
     def state(self) -> dict:
         """The state file as Terraform wrote it (local backend, in the stack's folder)."""
-        path = self.stack_dir / STATE_FILE
+        path = self.state_path
         return json.loads(path.read_text()) if path.exists() else {}
+
+    def rotate_db_password(self, prefix: str) -> str:
+        """The rotation runbook's `rotate()` (scripts/rotate_db_password.py) against this cycle's
+        moto: a new current version of `<prefix>/airflow/db-password`; its calls are recorded
+        (stack `rotation`). Returns the new version's id."""
+        from importlib.util import module_from_spec, spec_from_file_location
+
+        spec = spec_from_file_location("rotate_db_password", ROTATION_SCRIPT)
+        script = module_from_spec(spec)
+        spec.loader.exec_module(script)
+        client = self.client("secretsmanager")
+        with self.phases("rotate"), boto3_calls(client) as actions:
+            version = script.rotate(client, prefix)
+        self.record("rotation", "rotate", "rotate", actions)
+        return version
 
     def outputs(self) -> dict:
         return {name: output["value"] for name, output in self.state().get("outputs", {}).items()}
@@ -291,24 +318,95 @@ class EmulatorCycle:
     # --- Terraform ----------------------------------------------------------------------------
 
     def recorded_actions(self) -> set[str]:
-        """The IAM actions of every AWS call the provider made so far (with `record_api_calls`)."""
-        return {line for path in sorted(self.logs_dir.glob("*.actions"))
-                for line in path.read_text().splitlines() if line}
+        """The IAM actions of every AWS call made so far (with `record_api_calls`)."""
+        return {action for phase in self.calls for action in phase.actions}
 
-    def _terraform(self, *args: str, log: str, check: bool = True):
+    def recorded_lists(self) -> dict[str, list[str]]:
+        """The recorded lists of security/ci_actions.yaml (`api_calls.record_lists`)."""
+        return record_lists(self.calls)
+
+    def record(self, stack: str, command: str, log: str, actions: set[str]) -> None:
+        """Adds calls made outside Terraform (the rotation runbook's, through boto3)."""
+        self.calls.append(PhaseCalls(stack, command, log, frozenset(actions)))
+
+    def _terraform(self, *args: str, log: str, check: bool = True, cwd: Path | None = None,
+                   stack: str | None = None):
+        cwd, stack = cwd or self.stack_dir, stack or self.source_dir.name
         if not self.record_api_calls:
-            return terraform(self.stack_dir, *args, env=self._env, log_path=self.logs_dir / f"{log}.log", check=check)
+            return terraform(cwd, *args, env=self._env, log_path=self.logs_dir / f"{log}.log", check=check)
         # The provider's log only: Terraform core's own debug output would double the time.
         debug_log = self.logs_dir / f"{log}.debug.log"
         env = dict(self._env, TF_LOG_PROVIDER="debug", TF_LOG_PATH=str(debug_log))
         try:
-            return terraform(self.stack_dir, *args, env=env, log_path=self.logs_dir / f"{log}.log", check=check)
+            return terraform(cwd, *args, env=env, log_path=self.logs_dir / f"{log}.log", check=check)
         finally:
             # A debug log holds request and response bodies, secret values among them: keep
             # only the actions it names, never the log itself.
             if debug_log.exists():
-                (self.logs_dir / f"{log}.actions").write_text("\n".join(sorted(iam_actions([debug_log]))) + "\n")
+                self.record(stack, args[0], log, iam_actions([debug_log]))
                 debug_log.unlink()
+
+
+class CompanionStack:
+    """Another stack planned and applied against a cycle's moto, beside its stack: the apps
+    stack's AWS side (tools/emulator/apps_aws_side.py) reading the applied infra state. Its
+    own folder and state; the cycle's phases, logs and record (as stack `name`).
+
+        apps = CompanionStack(cycle, "apps", aws_side(apps_json, remote_states={"infra": cycle.state_path}))
+        apps.start(); apps.plan(); apps.apply(); assert apps.replan() is None; ...; apps.destroy()
+    """
+
+    def __init__(self, cycle: EmulatorCycle, name: str, stack: dict) -> None:
+        self.cycle = cycle
+        self.name = name
+        self.stack_dir = cycle.workdir / f"{name}-companion"
+        self.adapted = copy.deepcopy(stack)
+        self.may_hold_resources = False
+        self.destroyed = False
+        self.outputs: dict[str, str] = {}  # Terraform's output of each phase, by log name
+
+    def start(self) -> None:
+        with self.cycle.phases(f"{self.name} init"):
+            point_provider_at(self.adapted, self.cycle.moto.endpoint)
+            use_local_state(self.adapted, STATE_FILE)
+            self.stack_dir.mkdir(parents=True, exist_ok=True)
+            (self.stack_dir / STACK_FILE).write_text(json.dumps(self.adapted, indent=2))
+            self._run("init", "-input=false", log=f"{self.name}-init")
+
+    def plan(self, log: str = "plan") -> None:
+        with self.cycle.phases(f"{self.name} {log}"):
+            self._run("plan", "-input=false", f"-out={PLAN_FILE}", log=f"{self.name}-{log}")
+
+    def apply(self, log: str = "apply") -> None:
+        with self.cycle.phases(f"{self.name} {log}"):
+            self.may_hold_resources = True
+            self._run("apply", "-input=false", "-auto-approve", PLAN_FILE, log=f"{self.name}-{log}")
+
+    def replan(self, log: str = "re-plan") -> str | None:
+        """A refreshing plan: None when it finds nothing to change, else its output."""
+        with self.cycle.phases(f"{self.name} {log}"):
+            result = self._run("plan", "-input=false", "-detailed-exitcode", log=f"{self.name}-{log}", check=False)
+            if result.returncode not in (NO_CHANGES, CHANGES):
+                raise TerraformError(f"terraform plan failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        return None if result.returncode == NO_CHANGES else result.stdout
+
+    def destroy(self, log: str = "destroy") -> None:
+        with self.cycle.phases(f"{self.name} {log}"):
+            self._run("destroy", "-input=false", "-auto-approve", log=f"{self.name}-{log}")
+            self.destroyed = True
+
+    def opened(self, log: str) -> set[str]:
+        """The ephemeral resources Terraform opened in phase `log` (its "Opening complete" lines)."""
+        return set(OPENED.findall(self.outputs[f"{self.name}-{log}"]))
+
+    def ephemerals(self) -> set[str]:
+        return {f"ephemeral.{rtype}.{name}" for rtype, items in self.adapted.get("ephemeral", {}).items()
+                for name in items}
+
+    def _run(self, *args: str, log: str, check: bool = True):
+        result = self.cycle._terraform(*args, log=log, check=check, cwd=self.stack_dir, stack=self.name)
+        self.outputs[log] = result.stdout
+        return result
 
 
 def counts_table(counts: Counter) -> str:

@@ -1,11 +1,15 @@
-"""Rehearse a deployment of the infra stack against moto on 127.0.0.1: no AWS account needed.
+"""Rehearse a deployment against moto on 127.0.0.1: no AWS account needed.
 
     make rehearse        # or: pipenv run python -m tools.emulator.rehearse [--keep] [--record-actions]
 
 Synthesizes the app with the current settings (cdktf.json, AIRFLOW_PLATFORM_* variables),
 starts moto, and runs real Terraform with the real AWS provider on the infra stack
 (adapted by tools/emulator/adapt.py): init, validate, plan, apply, a second plan that
-must find nothing to change, destroy, and a check that nothing is left. Each phase is
+must find nothing to change; then the apps stack's AWS side (tools/emulator/apps_aws_side.py:
+its aws data sources and ephemeral reads) against the applied infra: plan, apply, re-plan;
+the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; destroy of
+apps, then of infra, and a check that nothing is left. `--record-actions` writes what every
+phase called into security/ci_actions.yaml (the same phases as tests/test_emulator.py). Each phase is
 printed with its elapsed time as it goes; at the end, the timings (the benchmark) and what
 was created. It always cleans up: destroy, stop moto, remove its temporary folder, on
 success, failure, Ctrl-C or SIGTERM (a second Ctrl-C skips the destroy: moto keeps
@@ -19,6 +23,7 @@ settings, 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -28,9 +33,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tools.emulator.api_calls import ACTIONS_RECORD, update_record
-from tools.emulator.cycle import EmulatorCycle, Phases, counts_table
+from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, write_record
+from tools.emulator.apps_aws_side import aws_side
+from tools.emulator.cycle import STACK_FILE, CompanionStack, EmulatorCycle, Phases, counts_table
 from tools.emulator.moto_server import MotoError
+from tools.emulator.not_emulated import not_emulated_actions
 from tools.terraform_cli import TerraformError
 
 INTERRUPTED = 130
@@ -45,7 +52,8 @@ def _interrupt(signum, frame):
 
 
 def synthesize(outdir: Path) -> Path:
-    """The app with the current settings, synthesized to `outdir`; returns the infra stack folder."""
+    """The app with the current settings, synthesized to `outdir`; returns the infra stack folder
+    (the apps stack's is its sibling)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
     from airflow_platform.app import synthesize as synthesize_app  # slow: imports the AWS provider package
     from airflow_platform.settings import load_settings
@@ -99,14 +107,28 @@ def main(argv: list[str] | None = None) -> int:
         if changes is not None:
             raise RehearsalFailed(f"the plan after apply is not empty:\n{tail(changes, 80)}")
         say("the second plan found no changes")
+        apps = CompanionStack(cycle, "apps", aws_side(json.loads((stack_dir.parent / "apps" / STACK_FILE).read_text()),
+                                                      remote_states={"infra": cycle.state_path}))
+        apps.start()
+        apps.plan()
+        apps.apply()
+        if apps.replan() is not None:
+            raise RehearsalFailed("the apps stack's AWS side plans changes after its apply")
+        cycle.rotate_db_password(load_settings().prefix)
+        changes = cycle.replan(log="re-plan-after-rotation")
+        if changes is not None:
+            raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
+        apps.plan(log="plan-after-rotation")
+        apps.apply(log="apply-after-rotation")
+        apps.destroy()
         cycle.destroy()
         left = cycle.leftovers()
         if left:
             raise RehearsalFailed("left after destroy:\n  " + "\n  ".join(left))
         if args.record_actions:
-            actions = cycle.recorded_actions()
-            update_record(ACTIONS_RECORD, actions)
-            say(f"{len(actions)} AWS actions recorded in {ACTIONS_RECORD.relative_to(ACTIONS_RECORD.parents[1])}")
+            write_record(ACTIONS_RECORD, cycle.recorded_lists() | {NOT_EMULATED: not_emulated_actions()})
+            say(f"{len(cycle.recorded_actions())} AWS actions recorded in "
+                f"{ACTIONS_RECORD.relative_to(ACTIONS_RECORD.parents[1])}")
         status = 0
     except KeyboardInterrupt:
         say("interrupted: cleaning up (Ctrl-C again to skip the destroy)")
