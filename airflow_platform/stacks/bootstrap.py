@@ -4,12 +4,13 @@ stack depends on it.
 
 - the Terraform state bucket (versioned, old versions kept a year, SSE-S3, never public, TLS only);
 - GitHub's OIDC provider, created or looked up (`github_oidc_provider_exists`);
-- the plan role: pull requests of `github_repository` only, read-only (ci_policies.plan_policy);
-- the deploy role: the `production` environment only (ci_policies.deploy_policy);
+- the plan role: jobs of the GitHub environment `<profile>-plan` only, read-only (ci_policies.plan_policy);
+- the deploy role: jobs of the GitHub environment `<profile>` only (ci_policies.deploy_policy);
 - the permissions boundary every role the deploy role creates must carry.
 
-Its own state stays in a local file (`terraform.bootstrap.tfstate`): it creates the bucket
-the other stacks keep their state in.
+One bootstrap per environment (`<name>-<profile>`): it makes that environment's CI roles.
+Its own state stays in a local file per environment (`terraform.<name>-<profile>.bootstrap.tfstate`):
+it creates the bucket the other stacks keep their state in.
 """
 
 from __future__ import annotations
@@ -32,10 +33,24 @@ from airflow_platform.constructs.iam_policy import policy_json
 from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
+from airflow_platform.stacks.backend import record_environment
+from airflow_platform.state_location import FROM_STACK_DIR, local_state_file
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # A first deploy of VPCs, EKS, RDS and the chart outlasts the default hour.
 DEPLOY_SESSION_SECONDS = 3 * 3600
+
+
+def environment_subject(repository: str, environment: str) -> str:
+    """The `sub` claim of GitHub's token for every job that runs in `environment` (any event, any branch:
+    the environment's protection rules decide which jobs may run there)."""
+    return f"repo:{repository}:environment:{environment}"
+
+
+def plan_environment(profile: str) -> str:
+    """The GitHub environment of pull-request plans against `profile`: required reviewers, so
+    no branch reads anything in AWS before a maintainer approved its plan (docs/ci-cd.md)."""
+    return f"{profile}-plan"
 
 
 def github_trust_policy(provider_arn: str, subject: str) -> str:
@@ -54,7 +69,9 @@ class BootstrapStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, *, settings: Settings) -> None:
         super().__init__(scope, id)
         s = settings
-        LocalBackend(self, path=f"../../../terraform.{id}.tfstate")  # relative: no absolute path in the JSON
+        # Relative (no absolute path in the JSON); one per environment, as its roles are.
+        LocalBackend(self, path=FROM_STACK_DIR + local_state_file(s, id))
+        record_environment(self, s)
         configure_aws(self, s, region=s.effective_state_region)
         account = AwsAccount.of(self)
 
@@ -82,19 +99,21 @@ class BootstrapStack(TerraformStack):
                              description=f"The most any role of {s.prefix} may do; no IAM",
                              policy=json.dumps(boundary_policy(target), sort_keys=True))
         repo = s.github_repository
+        # Not `pull_request`: every branch presents that subject, unreviewed. A job in the
+        # `<profile>-plan` environment waits for a maintainer's approval first.
         plan_role = IamRole(
             self, "plan_role", name=target.plan_role_name, max_session_duration=3600,
-            description=f"GitHub Actions of {repo}: terraform plan on pull requests, read only",
-            assume_role_policy=github_trust_policy(provider_arn, f"repo:{repo}:pull_request"),
+            description=f"GitHub Actions of {repo}: approved terraform plans of pull requests, read only",
+            assume_role_policy=github_trust_policy(provider_arn, environment_subject(repo, plan_environment(s.profile))),
         )
         IamRolePolicy(self, "plan_policy", role=plan_role.id, name="plan",
                       policy=json.dumps(plan_policy(target), sort_keys=True))
-        # `environment:production` is the subject of every job in that environment; the
+        # `environment:<profile>` is the subject of every job in that environment; the
         # environment's deployment-branch rule is what ties it to main (docs/ci-cd.md).
         deploy_role = IamRole(
             self, "deploy_role", name=target.deploy_role_name, max_session_duration=DEPLOY_SESSION_SECONDS,
-            description=f"GitHub Actions of {repo}: deploy and destroy in the production environment",
-            assume_role_policy=github_trust_policy(provider_arn, f"repo:{repo}:environment:production"),
+            description=f"GitHub Actions of {repo}: deploy and destroy in the {s.profile} environment",
+            assume_role_policy=github_trust_policy(provider_arn, environment_subject(repo, s.profile)),
         )
         IamRolePolicy(self, "deploy_policy", role=deploy_role.id, name="deploy",
                       policy=json.dumps(deploy_policy(target), sort_keys=True))
