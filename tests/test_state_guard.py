@@ -11,7 +11,6 @@ backend in tests/test_emulator.py; these tests are the fast ones.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from airflow_platform.state_location import environment_of_state, legacy_state_k
 from airflow_platform.state_store import StateStore, legacy_location, location
 from defaults import settings_without_env
 from paths import REPO
+from state_scripts import run_state_script
 
 sys.path.insert(0, str(REPO / "scripts"))
 import migrate_state  # noqa: E402
@@ -93,21 +93,12 @@ def test_guard_sends_a_deployment_from_before_to_the_migration(tmp_path):
     assert state_guard.problems(PROD, ["infra"], StateStore("us-east-1"), tmp_path) == []
 
 
-def run_script(script: str, tmp_path: Path, **settings: str) -> subprocess.CompletedProcess:
-    """The script as make runs it, with the settings in AIRFLOW_PLATFORM_* and its root moved to tmp_path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_PLATFORM_")}
-    env |= {f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in settings.items()}
-    code = (f"import sys, pathlib; sys.path.insert(0, 'scripts'); import {script} as m; "
-            f"sys.exit(m.main(sys.argv[1:], root=pathlib.Path({str(tmp_path)!r})))")
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-
-
 def test_guard_exits_2_with_the_message(tmp_path):
     write(tmp_path / "terraform.airflow-prod.infra.tfstate", state("airflow-dev"))
-    refused = run_script("state_guard", tmp_path, profile="prod")
+    refused = run_state_script("state_guard", root=tmp_path, profile="prod")
     assert refused.returncode == 2, refused
     assert "belongs to environment airflow-dev, but the settings name environment airflow-prod" in refused.stderr
-    passed = run_script("state_guard", tmp_path, profile="dev")
+    passed = run_state_script("state_guard", root=tmp_path, profile="dev")
     assert passed.returncode == 0, passed
 
 
@@ -117,19 +108,19 @@ def test_migration_moves_every_stack_of_its_environment(tmp_path, capsys):
     write(tmp_path / "terraform.infra.tfstate", state(None, tags="airflow-dev"))
     write(tmp_path / "terraform.apps.tfstate", state(None, cluster="airflow-dev", empty=True))
     write(tmp_path / "terraform.bootstrap.tfstate", state(None, tags="airflow-dev"))
-    assert run_script("migrate_state", tmp_path, profile="dev").returncode == 0
+    assert run_state_script("migrate_state", root=tmp_path, profile="dev").returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "terraform.airflow-dev.apps.tfstate", "terraform.airflow-dev.bootstrap.tfstate",
         "terraform.airflow-dev.infra.tfstate"]
     assert state_guard.problems(DEV, ["infra", "apps"], StateStore("us-east-1"), tmp_path) == []
-    again = run_script("migrate_state", tmp_path, profile="dev")
+    again = run_state_script("migrate_state", root=tmp_path, profile="dev")
     assert again.returncode == 0 and "nothing to move" in again.stdout
 
 
 def test_migration_refuses_another_environments_state_and_moves_nothing(tmp_path):
     write(tmp_path / "terraform.infra.tfstate", state(None, tags="airflow-dev"))
     write(tmp_path / "terraform.bootstrap.tfstate", state("airflow-prod"))
-    refused = run_script("migrate_state", tmp_path, profile="prod")
+    refused = run_state_script("migrate_state", root=tmp_path, profile="prod")
     assert refused.returncode == 2, refused
     assert "infra: the state at" in refused.stderr and "belongs to environment airflow-dev, not airflow-prod" in refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["terraform.bootstrap.tfstate", "terraform.infra.tfstate"]
