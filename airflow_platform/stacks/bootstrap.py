@@ -27,6 +27,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
+from airflow_platform.ci_environments import deploy_environment, environment_subject, plan_environment
 from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.iam_policy import policy_json
@@ -39,18 +40,6 @@ from airflow_platform.state_location import FROM_STACK_DIR, local_state_file
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # A first deploy of VPCs, EKS, RDS and the chart outlasts the default hour.
 DEPLOY_SESSION_SECONDS = 3 * 3600
-
-
-def environment_subject(repository: str, environment: str) -> str:
-    """The `sub` claim of GitHub's token for every job that runs in `environment` (any event, any branch:
-    the environment's protection rules decide which jobs may run there)."""
-    return f"repo:{repository}:environment:{environment}"
-
-
-def plan_environment(profile: str) -> str:
-    """The GitHub environment of pull-request plans against `profile`: required reviewers, so
-    no branch reads anything in AWS before a maintainer approved its plan (docs/ci-cd.md)."""
-    return f"{profile}-plan"
 
 
 def github_trust_policy(provider_arn: str, subject: str) -> str:
@@ -113,7 +102,7 @@ class BootstrapStack(TerraformStack):
         deploy_role = IamRole(
             self, "deploy_role", name=target.deploy_role_name, max_session_duration=DEPLOY_SESSION_SECONDS,
             description=f"GitHub Actions of {repo}: deploy and destroy in the {s.profile} environment",
-            assume_role_policy=github_trust_policy(provider_arn, environment_subject(repo, s.profile)),
+            assume_role_policy=github_trust_policy(provider_arn, environment_subject(repo, deploy_environment(s.profile))),
         )
         IamRolePolicy(self, "deploy_policy", role=deploy_role.id, name="deploy",
                       policy=json.dumps(deploy_policy(target), sort_keys=True))
