@@ -83,6 +83,18 @@ class StateStore:
         text = self.read_text(where)
         return None if text is None else json.loads(text)
 
+    def read_if_allowed(self, where: StateLocation) -> dict | None:
+        """`read`, but None when the caller may not read that key: each environment's CI roles
+        may read only their own keys (ci_policies.state_objects_arn), and S3 answers a GetObject
+        the caller is not allowed with 403 AccessDenied, not NoSuchKey (S3 API reference,
+        GetObject: "If you don't have the s3:GetObject permission ... Access Denied")."""
+        try:
+            return self.read(where)
+        except Exception as err:  # botocore's ClientError; boto3 is imported only when S3 is used
+            if getattr(err, "response", {}).get("Error", {}).get("Code") in ("AccessDenied", "403"):
+                return None
+            raise
+
     def write_text(self, where: StateLocation, text: str) -> None:
         if where.bucket:
             # As the S3 backend writes it (`encrypt = true`: SSE-S3).

@@ -37,7 +37,7 @@ def problems(settings, stacks: list[str], store: StateStore, root: Path = ROOT) 
         state = store.read(where)
         if state is None:
             old = legacy_location(settings, stack, root)
-            old_state = store.read(old)
+            old_state = store.read_if_allowed(old)
             if old_state is not None and environment_of_state(old_state) == expected and holds_resources(old_state):
                 found.append(f"{stack}: the state of {expected} is still at {old}, its key from before one state "
                              f"per environment, and {where} is empty: a deploy would create everything again. "

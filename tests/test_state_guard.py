@@ -174,3 +174,22 @@ def test_make_runs_the_guard_before_cdktf(target, command):
     guard = [i for i, line in enumerate(lines) if line.endswith("scripts/state_guard.py infra apps")]
     run = [i for i, line in enumerate(lines) if command in line]
     assert guard and run and guard[0] < run[0], lines
+
+
+def test_a_first_deploy_in_ci_passes_though_its_role_cannot_read_the_old_key(tmp_path):
+    """CI roles read only their environment's keys: the old shared key answers 403 AccessDenied
+    (moto in-process evaluates no IAM, so the denial is played by a client stub; the error
+    shape is botocore's ClientError, as S3 returns it)."""
+    from botocore.exceptions import ClientError
+
+    class OnlyItsOwnKeys:
+        class exceptions:
+            NoSuchKey = type("NoSuchKey", (Exception,), {})
+
+        def get_object(self, Bucket, Key):
+            if Key.startswith("airflow-platform/airflow-dev/"):
+                raise self.exceptions.NoSuchKey(Key)  # a first deploy: nothing there yet
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+    ci = settings_without_env(profile="dev", state_bucket="dev-state")
+    assert state_guard.problems(ci, ["infra", "apps"], StateStore("us-east-1", OnlyItsOwnKeys()), tmp_path) == []
