@@ -30,8 +30,9 @@ class StateLocation:
 
     @property
     def lock(self) -> StateLocation:
-        """Where Terraform's lock sits while a run holds it (`use_lockfile`: `<key>.tflock`;
-        the local backend: `.terraform.tfstate.lock.info` beside the file)."""
+        """Where Terraform's lock sits while a run holds it: the S3 backend with `use_lockfile`
+        puts `<key>.tflock`; the local backend `.<file name>.lock.info` beside the file
+        (terraform internal/states/statemgr/filesystem.go, `lockInfoPath`)."""
         if self.bucket:
             return StateLocation(self.stack, self.bucket, f"{self.key}.tflock")
         assert self.path is not None
