@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 PYPI_URL ?= $(shell $(PYTHON) -c "from pip._internal.models.index import PyPI; print(PyPI.simple_url)")
 export PYPI_URL
 
-.PHONY: setup synth test bench deploy destroy clean rehearse rehearse-apps rotate-db-password
+.PHONY: setup synth test bench deploy destroy clean rehearse rehearse-apps rotate-db-password migrate-state
 
 setup: .venv/.synced tools/security/.venv/.synced node_modules/.synced $(HELM)
 
@@ -68,16 +68,26 @@ rehearse: setup
 rehearse-apps: setup
 	$(PIPENV) run python -m tools.rehearse_apps
 
-## deploy both stacks in one run (needs AWS credentials)
+# Before any plan: refuse (exit 2) when the state the settings point at is another environment's.
+STATE_GUARD := $(PIPENV) run python scripts/state_guard.py
+
+## deploy both stacks in one run (needs AWS credentials); refuses another environment's state first
 deploy: setup
+	$(STATE_GUARD) infra apps
 	cdktf deploy infra apps --auto-approve
+
+## once, for a deployment from before one state per environment: move its state to its environment's key
+migrate-state: setup
+	$(PIPENV) run python scripts/migrate_state.py
 
 ## new password for Airflow's database role, then deploy apps: restarts PgBouncer and Airflow (README runbook)
 rotate-db-password: setup
+	$(STATE_GUARD) infra apps
 	$(PIPENV) run python scripts/rotate_db_password.py
 
 ## destroy both stacks, apps first (needs AWS credentials)
 destroy: setup
+	$(STATE_GUARD) infra apps
 	cdktf destroy apps infra --auto-approve
 
 clean:

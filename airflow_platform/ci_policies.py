@@ -81,7 +81,8 @@ class CiTarget:
 
     @property
     def state_objects_arn(self) -> str:
-        return f"{self.state_bucket_arn}/{self.state_key_prefix}/*"
+        # This environment's states only (state_location.state_key): dev's roles never reach prod's.
+        return f"{self.state_bucket_arn}/{self.state_key_prefix}/{self.prefix}/*"
 
     @property
     def platform_buckets(self) -> list[str]:

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
         "region of the state bucket; empty means the region above",
         pattern=f"^$|{REGION_RE}", allowed="use an AWS region code, or leave it empty for the region above")
     state_key_prefix: str = setting(
-        "prefix of the state keys: <prefix>/<stack>.tfstate",
+        "prefix of the state keys: <prefix>/<name>-<profile>/<stack>.tfstate",
         pattern=r"^[\w.-]+(/[\w.-]+)*$", allowed="use a path of letters, digits, dots, hyphens and slashes")
     github_repository: str = setting(
         "owner/name of the GitHub repository whose workflows may assume the CI roles",

@@ -10,7 +10,7 @@ import pytest
 
 from tools.emulator.apps_aws_side import REMOTE_STATE, aws_blocks, aws_side
 
-INFRA_STATE = "infra/emulator.tfstate"
+INFRA_STATE = {"bucket": "emulator-tfstate", "key": "airflow-platform/airflow-dev/infra.tfstate", "region": "us-east-1"}
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -44,8 +44,8 @@ def test_nothing_but_the_aws_provider_and_what_feeds_it(apps):
 
 def test_the_remote_state_reads_the_emulators_infra_state(apps):
     (remote,) = side_of(apps)["data"][REMOTE_STATE].values()
-    assert remote["backend"] == "local" and remote["config"] == {"path": INFRA_STATE}
-    with pytest.raises(ValueError, match="give its state file in remote_states"):
+    assert remote["backend"] == "s3" and remote["config"] == INFRA_STATE
+    with pytest.raises(ValueError, match="give its S3 backend settings in remote_states"):
         aws_side(apps, remote_states={})
 
 

@@ -12,7 +12,7 @@ def test_apps_looks_the_cluster_up_through_infra_outputs(synth):
     cluster = synth.apps["data"]["aws_eks_cluster"]["cluster"]
     assert cluster["name"].startswith("${data.terraform_remote_state.cross-stack-reference-input-infra.outputs.")
     remote = synth.apps["data"]["terraform_remote_state"]["cross-stack-reference-input-infra"]
-    assert remote["config"]["path"] == "../../../terraform.infra.tfstate"
+    assert remote["config"]["path"] == f"../../../terraform.{synth.settings.prefix}.infra.tfstate"
 
 
 def test_kubernetes_and_helm_providers_use_exec_auth(synth):
@@ -42,14 +42,15 @@ def test_pinned_providers(synth):
 
 def test_the_stacks_meet_at_one_typed_seam(synth):
     """Every infra output the apps stack may read is a field of InfraOutputs, and nothing else
-    is an output: a renamed field breaks synthesis, not a deploy."""
+    is an output (but `environment`, which the state guard reads): a renamed field breaks
+    synthesis, not a deploy."""
     from dataclasses import fields
 
     from airflow_platform.constructs.secret_store import GENERATED, output_name
     from airflow_platform.stacks.infra_outputs import InfraOutputs
 
     expected = {f.name for f in fields(InfraOutputs) if f.name != "generated_secret_arns"}
-    expected |= {output_name(g.name) for g in GENERATED}
+    expected |= {output_name(g.name) for g in GENERATED} | {"environment"}
     assert set(synth.infra["output"]) - {o for o in synth.infra["output"] if o.startswith("cross-stack-output-")} \
         == expected
 

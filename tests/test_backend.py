@@ -1,4 +1,5 @@
-"""State backends: local with a relative path by default, S3 with native locking when a bucket is set."""
+"""State backends: local with a relative path by default, S3 with native locking when a bucket is set;
+either way one state per environment (<name>-<profile>), and each stack says whose it is."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import tempfile
 from paths import REPO
 
 
-def test_local_backend_uses_a_relative_path(synth):
-    for stack in (synth.infra, synth.apps):
+def test_local_backend_uses_a_relative_path_per_environment(synth):
+    for name, stack in (("infra", synth.infra), ("apps", synth.apps)):
         path = stack["terraform"]["backend"]["local"]["path"]
-        assert not path.startswith("/") and path.startswith("../../../terraform.")
+        assert path == f"../../../terraform.{synth.settings.prefix}.{name}.tfstate"
+
+
+def test_each_stack_records_its_environment(synth, synth_prod):
+    for synthesized in (synth, synth_prod):
+        for stack in (synthesized.infra, synthesized.apps, synthesized.bootstrap):
+            assert stack["output"]["environment"]["value"] == synthesized.settings.prefix
 
 
 def test_no_absolute_paths_in_the_json(synth):
@@ -28,8 +35,8 @@ def test_s3_backend_one_key_per_stack_encrypted_with_lockfile(synth_prod):
         s3 = stack["terraform"]["backend"]["s3"]
         assert s3["bucket"] == "example-terraform-state"
         assert s3["encrypt"] is True and s3["use_lockfile"] is True
-        assert s3["key"] == f"airflow-platform/{name}.tfstate"
+        assert s3["key"] == f"airflow-platform/airflow-prod/{name}.tfstate"
         keys.add(s3["key"])
     assert len(keys) == 2
     remote = synth_prod.apps["data"]["terraform_remote_state"]["cross-stack-reference-input-infra"]
-    assert remote["backend"] == "s3" and remote["config"]["key"] == "airflow-platform/infra.tfstate"
+    assert remote["backend"] == "s3" and remote["config"]["key"] == "airflow-platform/airflow-prod/infra.tfstate"

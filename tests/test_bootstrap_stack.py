@@ -28,8 +28,11 @@ def test_bootstrap_stands_alone(synth):
 @pytest.mark.parametrize("fixture", ["synth", "synth_prod"])
 def test_its_state_stays_local_even_when_the_others_use_the_bucket(request, fixture):
     synth = request.getfixturevalue(fixture)
-    # The stack makes the bucket: its own state cannot live there before it exists.
-    assert synth.bootstrap["terraform"]["backend"] == {"local": {"path": "../../../terraform.bootstrap.tfstate"}}
+    # The stack makes the bucket: its own state cannot live there before it exists. One
+    # bootstrap per environment (it makes that environment's roles): one file each.
+    path = f"../../../terraform.{synth.settings.prefix}.bootstrap.tfstate"
+    assert synth.bootstrap["terraform"]["backend"] == {"local": {"path": path}}
+    assert synth.bootstrap["output"]["environment"]["value"] == synth.settings.prefix
 
 
 def trust(synth, role: str) -> dict:
@@ -37,10 +40,16 @@ def trust(synth, role: str) -> dict:
     return statement
 
 
-@pytest.mark.parametrize("fixture, repository", [("synth", "your-org/airflow-on-eks"), ("synth_prod", "example/pipelines")])
-@pytest.mark.parametrize("role, subject", [("plan_role", "pull_request"), ("deploy_role", "environment:production")])
-def test_each_ci_role_trusts_exactly_one_subject_of_the_repository(request, fixture, repository, role, subject):
+@pytest.mark.parametrize("fixture, repository, profile", [("synth", "your-org/airflow-on-eks", "dev"),
+                                                         ("synth_prod", "example/pipelines", "prod")])
+@pytest.mark.parametrize("role, environment", [("plan_role", "{profile}-plan"), ("deploy_role", "{profile}")])
+def test_each_ci_role_trusts_exactly_one_github_environment_of_its_profile(request, fixture, repository, profile,
+                                                                          role, environment):
+    """Plan: `<profile>-plan`, whose required reviewers approve a pull request's plan before
+    the job (and its token) exists; never `pull_request`, which every branch presents.
+    Deploy: `<profile>`, so dev's workflow can never assume prod's deploy role."""
     statement = trust(request.getfixturevalue(fixture), role)
+    subject = "environment:" + environment.format(profile=profile)
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity" and statement["Effect"] == "Allow"
     assert set(statement["Condition"]) == {"StringEquals"}, "no StringLike: a wildcard would admit other refs"
     assert statement["Condition"]["StringEquals"] == {
@@ -78,4 +87,4 @@ def test_state_bucket_is_the_setting_or_named_after_the_account(synth, synth_pro
                                                     {"bucket": synth_prod.settings.state_bucket})
     outputs = set(synth.bootstrap["output"])
     assert outputs == {"state_bucket", "plan_role_arn", "deploy_role_arn", "permissions_boundary_arn",
-                       "github_oidc_provider_arn"}
+                       "github_oidc_provider_arn", "environment"}

@@ -173,10 +173,16 @@ def test_the_plan_policy_allows_no_write(t, listed):
 
 
 def test_both_roles_read_the_state_and_only_deploy_writes_it(t):
-    state = f"{t.state_bucket_arn}/{t.state_key_prefix}/infra.tfstate"
+    state = f"{t.state_bucket_arn}/{t.state_key_prefix}/{t.prefix}/infra.tfstate"
+    # Another environment sharing the bucket (state_location.state_key): out of reach, and the
+    # key from before one state per environment too (only an operator's migration moves it).
+    others = [f"{t.state_bucket_arn}/{t.state_key_prefix}/{t.name}-other/infra.tfstate",
+              f"{t.state_bucket_arn}/{t.state_key_prefix}/infra.tfstate"]
     for policy in (deploy_policy(t), plan_policy(t)):
         assert allows(policy, "s3:ListBucket", t.state_bucket_arn)
         assert allows(policy, "s3:GetObject", state)
+        assert [o for o in others if allows(policy, "s3:GetObject", o)] == []
+    assert [o for o in others if allows(deploy_policy(t), "s3:PutObject", o)] == []
     assert allows(deploy_policy(t), "s3:PutObject", state) and allows(deploy_policy(t), "s3:PutObject", state + ".tflock")
     assert not allows(plan_policy(t), "s3:PutObject", state)
     # The state bucket's own settings belong to the bootstrap stack, even when its name is a platform name.
@@ -370,7 +376,7 @@ def test_inside_the_boundary_only_this_databases_master_secret_is_readable_and_n
 def test_the_plan_role_writes_nothing(t):
     policy = plan_policy(t)
     for action, resource in [("iam:CreateRole", t.iam(f"role/{t.prefix}-x")), ("ec2:CreateVpc", "*"),
-                             ("s3:PutObject", f"{t.state_bucket_arn}/{t.state_key_prefix}/infra.tfstate"),
+                             ("s3:PutObject", f"{t.state_bucket_arn}/{t.state_key_prefix}/{t.prefix}/infra.tfstate"),
                              ("secretsmanager:PutSecretValue", generated_secret(t, "fernet-key")),
                              ("s3:GetObject", f"arn:aws:s3:::{t.prefix}-logs-{ACCOUNT}-{t.region}/task.log")]:
         assert not allows(policy, action, resource, {"iam:PermissionsBoundary": t.boundary_arn}), action

@@ -23,10 +23,13 @@ from collections import Counter
 import pytest
 
 from airflow_platform.constructs.secret_store import GENERATED, secret_name
+from airflow_platform.state_location import legacy_state_key, state_key
+from tools.emulator.adapt import CREDENTIAL, STATE_BUCKET
 from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, read_record
 from emulator_run import applied
+from state_scripts import run_state_script
 from tools.emulator.apps_aws_side import aws_side
-from tools.emulator.cycle import PLAN_FILE, STATE_FILE, CompanionStack
+from tools.emulator.cycle import PLAN_FILE, CompanionStack
 from tools.emulator.not_emulated import not_emulated_actions
 
 pytestmark = pytest.mark.emulator
@@ -38,7 +41,9 @@ CONTROL_PLANE_LOG_TYPES = {"api", "audit", "authenticator", "controllerManager",
 
 @pytest.fixture(scope="module")
 def cycle(synth, tmp_path_factory):
-    with applied(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"), record_api_calls=True) as cycle:
+    # State at dev's production key, in an S3 bucket of moto's that prod's plan shares below.
+    with applied(synth.stack_dir("infra"), tmp_path_factory.mktemp("emulator"), record_api_calls=True,
+                 state_key=state_key(synth.settings, "infra")) as cycle:
         yield cycle
 
 
@@ -46,7 +51,8 @@ def cycle(synth, tmp_path_factory):
 def apps(cycle, synth) -> CompanionStack:
     """The apps stack's AWS side (its aws data sources and ephemeral reads), reading the
     applied infra state, against the same moto: initialised, not yet planned."""
-    side = CompanionStack(cycle, "apps", aws_side(synth.apps, remote_states={"infra": cycle.state_path}))
+    side = CompanionStack(cycle, "apps", aws_side(synth.apps, remote_states={"infra": cycle.state_config()}),
+                          state_key=state_key(synth.settings, "apps"))
     side.start()
     return side
 
@@ -126,13 +132,23 @@ def leaked_forms(value: str) -> set[str]:
             urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value), json.dumps(value)[1:-1]}
 
 
+def state_versions(cycle) -> dict[str, str]:
+    """Every version of every object in the state bucket (the S3 backend keeps them all, as the
+    real versioned bucket does), by `<key>@<version>`."""
+    s3 = cycle.client("s3")
+    versions = s3.list_object_versions(Bucket=STATE_BUCKET).get("Versions", [])
+    return {f"{v['Key']}@{v['VersionId']}": s3.get_object(Bucket=STATE_BUCKET, Key=v["Key"], VersionId=v["VersionId"])[
+        "Body"].read().decode(errors="replace") for v in versions}
+
+
 def leaks(cycle, secret_values: set[str], *companions: CompanionStack) -> list[str]:
-    """Which state file, plan file or Terraform log holds a secret (never the secret itself)."""
+    """Which state (every version in the bucket), plan file or Terraform log holds a secret (never
+    the secret itself)."""
     texts = {p.name: p.read_text(errors="replace") for p in sorted(cycle.logs_dir.glob("*.log"))}
+    texts |= state_versions(cycle)
+    for path in sorted(cycle.workdir.rglob("*.tfstate*")):  # none expected: the backends are S3
+        texts[path.name] = path.read_text(errors="replace")
     for folder in [cycle.stack_dir] + [c.stack_dir for c in companions]:
-        for name in (STATE_FILE, f"{STATE_FILE}.backup", "terraform.tfstate"):
-            if (folder / name).exists():
-                texts[f"{folder.name}/{name}"] = (folder / name).read_text(errors="replace")
         if (folder / PLAN_FILE).exists():
             with zipfile.ZipFile(folder / PLAN_FILE) as plan:
                 texts[f"{folder.name}/{PLAN_FILE}"] = "".join(
@@ -352,6 +368,94 @@ def test_logs_bucket_is_encrypted_and_blocks_public_access(cycle):
     assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True,
                      "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+# --- one state per environment: prod shares dev's bucket; the guard; the migration ---------------
+
+def moto_s3(cycle) -> dict[str, str]:
+    """What points the scripts' boto3 at moto: the SDKs' service endpoint variable."""
+    return {"AWS_ENDPOINT_URL_S3": cycle.moto.endpoint, "AWS_ACCESS_KEY_ID": CREDENTIAL,
+            "AWS_SECRET_ACCESS_KEY": CREDENTIAL, "AWS_EC2_METADATA_DISABLED": "true",
+            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+
+def state_objects(cycle) -> dict[str, str]:
+    """The current version id of each state object (not the lock files) in the bucket."""
+    versions = cycle.client("s3").list_object_versions(Bucket=STATE_BUCKET).get("Versions", [])
+    return {v["Key"]: v["VersionId"] for v in versions if v["IsLatest"] and v["Key"].endswith(".tfstate")}
+
+
+def test_devs_state_is_at_its_environments_key_and_says_so(cycle, s):
+    assert cycle.state_key == "airflow-platform/airflow-dev/infra.tfstate"
+    assert list(state_objects(cycle)) == [cycle.state_key]
+    assert cycle.state()["outputs"]["environment"]["value"] == s.prefix == "airflow-dev"
+
+
+def test_prod_plans_into_the_same_bucket_only_creations(cycle, synth_prod):
+    """prod's infra stack, with its own key in the bucket dev's state is in: a plan from
+    nothing. Before one state per environment both used one key, and this plan replaced
+    every resource of dev's."""
+    before = state_objects(cycle)
+    prod_key = state_key(synth_prod.settings, "infra")
+    assert prod_key != cycle.state_key
+    plan = cycle.plan_elsewhere(synth_prod.infra, state_key=prod_key, log="plan-prod")
+    changes = [c for c in plan["resource_changes"] if c["mode"] == "managed"]
+    assert changes and {a for c in changes for a in c["change"]["actions"]} == {"create"}, changes
+    prior = plan.get("prior_state", {}).get("values", {}).get("root_module", {}).get("resources", [])
+    assert [r["address"] for r in prior if r["mode"] == "managed"] == []
+    (cluster,) = [c["change"]["after"] for c in changes if c["type"] == "aws_eks_cluster"]
+    assert cluster["name"] == "airflow-prod"  # its own names, beside dev's
+    assert state_objects(cycle) == before  # dev's state not rewritten; prod's not written by a plan
+
+
+def test_the_guard_refuses_prod_pointed_at_devs_state(cycle, s, synth_prod, tmp_path):
+    s3 = cycle.client("s3")
+    prod_key = state_key(synth_prod.settings, "infra")
+    s3.copy_object(Bucket=STATE_BUCKET, Key=prod_key, CopySource={"Bucket": STATE_BUCKET, "Key": cycle.state_key})
+    try:
+        refused = run_state_script("state_guard", "infra", root=tmp_path, env=moto_s3(cycle), profile="prod",
+                                   state_bucket=STATE_BUCKET)
+    finally:
+        s3.delete_object(Bucket=STATE_BUCKET, Key=prod_key)
+    assert refused.returncode == 2, refused
+    assert (f"error: infra: the state at s3://{STATE_BUCKET}/{prod_key} belongs to environment airflow-dev, "
+            "but the settings name environment airflow-prod") in refused.stderr
+    passed = run_state_script("state_guard", "infra", root=tmp_path, env=moto_s3(cycle), profile="dev",
+                              state_bucket=STATE_BUCKET)
+    assert passed.returncode == 0, passed
+
+
+def test_the_migration_moves_a_deployment_from_before_and_it_plans_no_change(cycle, s, tmp_path):
+    """dev's applied state put back where the code before one state per environment kept it,
+    as that code wrote it (no `environment` output: recognised by its default tags), then
+    `migrate_state.py`: prod's settings are refused, dev's move it, and dev plans no change
+    to any resource (only the new `environment` output)."""
+    s3 = cycle.client("s3")
+    old_key = legacy_state_key(s, "infra")
+    applied_state = cycle.state()
+    before = json.loads(json.dumps(applied_state))
+    del before["outputs"]["environment"]
+    s3.put_object(Bucket=STATE_BUCKET, Key=old_key, Body=json.dumps(before).encode(), ServerSideEncryption="AES256")
+    s3.delete_object(Bucket=STATE_BUCKET, Key=cycle.state_key)
+    try:
+        scripts = dict(root=tmp_path, env=moto_s3(cycle), state_bucket=STATE_BUCKET)
+        guard = run_state_script("state_guard", "infra", profile="dev", **scripts)
+        assert guard.returncode == 2 and guard.stderr.rstrip().endswith("make migrate-state"), guard
+        refused = run_state_script("migrate_state", profile="prod", **scripts)
+        assert refused.returncode == 2 and "belongs to environment airflow-dev, not airflow-prod" in refused.stderr
+        assert list(state_objects(cycle)) == [old_key]  # nothing moved
+        moved = run_state_script("migrate_state", profile="dev", **scripts)
+        assert moved.returncode == 0, moved
+        assert f"infra: moved s3://{STATE_BUCKET}/{old_key} -> s3://{STATE_BUCKET}/{cycle.state_key}" in moved.stdout
+        assert list(state_objects(cycle)) == [cycle.state_key]
+    finally:
+        if cycle.state_key not in state_objects(cycle):  # whatever failed: destroy must find the state
+            s3.put_object(Bucket=STATE_BUCKET, Key=cycle.state_key, Body=json.dumps(applied_state).encode())
+    plan = cycle.plan_of(cycle.stack, log="plan-after-migration")
+    acting = {c["address"]: c["change"]["actions"] for c in plan["resource_changes"] if c["change"]["actions"] != ["no-op"]}
+    assert acting == {}
+    assert {name: c["actions"] for name, c in plan.get("output_changes", {}).items() if c["actions"] != ["no-op"]} == {
+        "environment": ["create"]}
 
 
 # --- destroy: LAST -------------------------------------------------------------------------------

@@ -33,12 +33,12 @@ def service_of(kind: str) -> str | None:
 
 @pytest.fixture(scope="module")
 def adapted(synth):
-    return adapt_for_emulator(synth.infra, endpoint=ENDPOINT, state_path="emulator.tfstate")
+    return adapt_for_emulator(synth.infra, endpoint=ENDPOINT, state_key="airflow-platform/airflow-dev/infra.tfstate")
 
 
 def test_the_synthesized_stack_is_left_untouched(synth):
     before = copy.deepcopy(synth.infra)
-    adapt_for_emulator(synth.infra, endpoint=ENDPOINT, state_path="emulator.tfstate")
+    adapt_for_emulator(synth.infra, endpoint=ENDPOINT, state_key="airflow-platform/airflow-dev/infra.tfstate")
     assert synth.infra == before
 
 
@@ -65,7 +65,9 @@ def test_provider_points_every_service_at_the_emulator(adapted):
     assert provider["access_key"] == provider["secret_key"] == "test"
     assert provider["skip_requesting_account_id"] is False
     assert provider["region"] == "us-east-1" and provider["default_tags"]
-    assert stack["terraform"]["backend"] == {"local": {"path": "emulator.tfstate"}}
+    backend = stack["terraform"]["backend"]["s3"]  # production's backend, on moto's S3
+    assert (backend["bucket"], backend["key"]) == ("emulator-tfstate", "airflow-platform/airflow-dev/infra.tfstate")
+    assert backend["endpoints"] == {"s3": ENDPOINT, "sts": ENDPOINT} and backend["use_lockfile"] is True
 
 
 def test_every_api_the_stack_calls_has_an_endpoint(synth):
@@ -98,10 +100,13 @@ def test_what_the_gaps_change(adapted):
 
 def test_prod_stack_loses_its_access_entries_and_becomes_destroyable(synth_prod):
     assert synth_prod.infra["resource"]["aws_eks_access_entry"]  # the case being tested
-    stack, made = adapt_for_emulator(synth_prod.infra, endpoint=ENDPOINT, state_path="emulator.tfstate")
+    key = synth_prod.infra["terraform"]["backend"]["s3"]["key"]
+    stack, made = adapt_for_emulator(synth_prod.infra, endpoint=ENDPOINT, state_key=key)
     assert "aws_eks_access_entry" not in stack["resource"]
     assert "aws_eks_access_policy_association" not in stack["resource"]
-    assert "s3" not in stack["terraform"]["backend"]
+    # Its S3 backend moves to moto's bucket, keeping prod's key: dev and prod share the bucket there too.
+    assert stack["terraform"]["backend"]["s3"]["bucket"] == "emulator-tfstate"
+    assert stack["terraform"]["backend"]["s3"]["key"] == "airflow-platform/airflow-prod/infra.tfstate"
     (instance,) = stack["resource"]["aws_db_instance"].values()
     assert instance["deletion_protection"] is False and instance["skip_final_snapshot"] is True
     assert "final_snapshot_identifier" not in instance
@@ -113,7 +118,7 @@ def test_leaving_out_a_type_something_still_refers_to_is_refused(synth):
     (addon,) = stack["resource"]["aws_eks_addon"]
     stack["output"]["addon_version"] = {"value": f"${{aws_eks_addon.{addon}.addon_version}}"}
     with pytest.raises(ValueError, match="aws_eks_addon"):
-        adapt_for_emulator(stack, endpoint=ENDPOINT, state_path="emulator.tfstate")
+        adapt_for_emulator(stack, endpoint=ENDPOINT, state_key="airflow-platform/airflow-dev/infra.tfstate")
 
 
 @pytest.mark.parametrize("message", [

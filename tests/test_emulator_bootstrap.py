@@ -42,7 +42,8 @@ def test_every_resource_was_created(cycle):
     assert cycle.resource_counts() == declared
 
 
-@pytest.mark.parametrize("role, subject", [("plan", "pull_request"), ("deploy", "environment:production")])
+# dev's bootstrap: the GitHub environments `dev-plan` (approved pull-request plans) and `dev`.
+@pytest.mark.parametrize("role, subject", [("plan", "environment:dev-plan"), ("deploy", "environment:dev")])
 def test_each_ci_role_trusts_one_subject_of_this_repository(cycle, iam, synth, role, subject):
     s = synth.settings
     found = iam.get_role(RoleName=cycle.outputs()[f"{role}_role_arn"].split("/")[-1])["Role"]

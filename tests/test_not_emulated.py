@@ -28,7 +28,7 @@ def without_metadata(body: dict) -> dict:
 
 def adapted_types(infra: dict) -> set[str]:
     """Types the adaptation leaves out or changes."""
-    adapted, _ = adapt_for_emulator(infra, endpoint="http://127.0.0.1:5000", state_path="emulator.tfstate")
+    adapted, _ = adapt_for_emulator(infra, endpoint="http://127.0.0.1:5000", state_key="emulator/infra.tfstate")
     changed = set()
     for rtype, items in infra["resource"].items():
         after = adapted["resource"].get(rtype, {})

@@ -4,12 +4,13 @@ stack depends on it.
 
 - the Terraform state bucket (versioned, old versions kept a year, SSE-S3, never public, TLS only);
 - GitHub's OIDC provider, created or looked up (`github_oidc_provider_exists`);
-- the plan role: pull requests of `github_repository` only, read-only (ci_policies.plan_policy);
-- the deploy role: the `production` environment only (ci_policies.deploy_policy);
+- the plan role: jobs of the GitHub environment `<profile>-plan` only, read-only (ci_policies.plan_policy);
+- the deploy role: jobs of the GitHub environment `<profile>` only (ci_policies.deploy_policy);
 - the permissions boundary every role the deploy role creates must carry.
 
-Its own state stays in a local file (`terraform.bootstrap.tfstate`): it creates the bucket
-the other stacks keep their state in.
+One bootstrap per environment (`<name>-<profile>`): it makes that environment's CI roles.
+Its own state stays in a local file per environment (`terraform.<name>-<profile>.bootstrap.tfstate`):
+it creates the bucket the other stacks keep their state in.
 """
 
 from __future__ import annotations
@@ -26,12 +27,15 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
+from airflow_platform.ci_environments import deploy_environment, environment_subject, plan_environment
 from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.iam_policy import policy_json
 from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
+from airflow_platform.stacks.backend import record_environment
+from airflow_platform.state_location import FROM_STACK_DIR, local_state_file
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 # A first deploy of VPCs, EKS, RDS and the chart outlasts the default hour.
@@ -54,7 +58,9 @@ class BootstrapStack(TerraformStack):
     def __init__(self, scope: Construct, id: str, *, settings: Settings) -> None:
         super().__init__(scope, id)
         s = settings
-        LocalBackend(self, path=f"../../../terraform.{id}.tfstate")  # relative: no absolute path in the JSON
+        # Relative (no absolute path in the JSON); one per environment, as its roles are.
+        LocalBackend(self, path=FROM_STACK_DIR + local_state_file(s, id))
+        record_environment(self, s)
         configure_aws(self, s, region=s.effective_state_region)
         account = AwsAccount.of(self)
 
@@ -82,19 +88,21 @@ class BootstrapStack(TerraformStack):
                              description=f"The most any role of {s.prefix} may do; no IAM",
                              policy=json.dumps(boundary_policy(target), sort_keys=True))
         repo = s.github_repository
+        # Not `pull_request`: every branch presents that subject, unreviewed. A job in the
+        # `<profile>-plan` environment waits for a maintainer's approval first.
         plan_role = IamRole(
             self, "plan_role", name=target.plan_role_name, max_session_duration=3600,
-            description=f"GitHub Actions of {repo}: terraform plan on pull requests, read only",
-            assume_role_policy=github_trust_policy(provider_arn, f"repo:{repo}:pull_request"),
+            description=f"GitHub Actions of {repo}: approved terraform plans of pull requests, read only",
+            assume_role_policy=github_trust_policy(provider_arn, environment_subject(repo, plan_environment(s.profile))),
         )
         IamRolePolicy(self, "plan_policy", role=plan_role.id, name="plan",
                       policy=json.dumps(plan_policy(target), sort_keys=True))
-        # `environment:production` is the subject of every job in that environment; the
+        # `environment:<profile>` is the subject of every job in that environment; the
         # environment's deployment-branch rule is what ties it to main (docs/ci-cd.md).
         deploy_role = IamRole(
             self, "deploy_role", name=target.deploy_role_name, max_session_duration=DEPLOY_SESSION_SECONDS,
-            description=f"GitHub Actions of {repo}: deploy and destroy in the production environment",
-            assume_role_policy=github_trust_policy(provider_arn, f"repo:{repo}:environment:production"),
+            description=f"GitHub Actions of {repo}: deploy and destroy in the {s.profile} environment",
+            assume_role_policy=github_trust_policy(provider_arn, environment_subject(repo, deploy_environment(s.profile))),
         )
         IamRolePolicy(self, "deploy_policy", role=deploy_role.id, name="deploy",
                       policy=json.dumps(deploy_policy(target), sort_keys=True))

@@ -24,7 +24,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = REPO / ".github" / "workflows"
 ACTIONLINT = REPO / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
-EXPECTED_WORKFLOWS = {"ci.yml", "plan.yml", "deploy.yml", "destroy.yml"}
+EXPECTED_WORKFLOWS = {"ci.yml", "plan.yml", "deploy.yml", "deploy-environment.yml", "destroy.yml"}
+# The workflows whose job reaches AWS (deploy.yml only calls deploy-environment.yml, per environment).
+AWS_WORKFLOWS = ["plan.yml", "deploy-environment.yml", "destroy.yml"]
+LOCAL_WORKFLOW = "./.github/workflows/"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 USES_LINE_RE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?:\s+#\s*(?P<comment>.*))?$")
 DESTROY_CONFIRMATION = "destroy-airflow"
@@ -211,7 +214,7 @@ def test_ci_caches_the_pipenv_env_and_the_jsii_cache():
     assert all(i < make_test for i, s in enumerate(ci_steps) if uses(s, "actions/cache"))
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "deploy.yml", "destroy.yml"])
+@pytest.mark.parametrize("name", AWS_WORKFLOWS)
 def test_the_same_toolchain_everywhere(name):
     ci_steps, other = steps(load("ci.yml"), "test"), steps(load(name), only_job(load(name)))
     for action in ("actions/setup-python", "actions/setup-node", "hashicorp/setup-terraform", "actions/checkout"):
@@ -266,12 +269,12 @@ def test_plan_synthesizes_once_then_plans_both_stacks_and_comments():
         "${{ github.event.pull_request.number }}"
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "deploy.yml", "destroy.yml"])
-def test_aws_credentials_come_from_github_oidc_and_repository_variables(name):
+@pytest.mark.parametrize("name", AWS_WORKFLOWS)
+def test_aws_credentials_come_from_github_oidc_and_environment_variables(name):
     workflow = load(name)
     job_steps = steps(workflow, only_job(workflow))
     creds = job_steps[step_index(job_steps, lambda s: uses(s, "aws-actions/configure-aws-credentials"))]
-    # The read-only role for pull requests, the deploy role for production only.
+    # The read-only role for approved pull-request plans, the deploy role for its environment only.
     role = "AWS_PLAN_ROLE_ARN" if name == "plan.yml" else "AWS_DEPLOY_ROLE_ARN"
     assert creds["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}"
     assert creds["uses"] == "aws-actions/configure-aws-credentials@e6de054238d6b7531b4efff3b6587d9aade6a06c"
@@ -285,7 +288,7 @@ def test_aws_credentials_come_from_github_oidc_and_repository_variables(name):
     assert "STATE_BUCKET" in check["run"] and "exit 1" in check["run"]
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "deploy.yml", "destroy.yml"])
+@pytest.mark.parametrize("name", AWS_WORKFLOWS)
 def test_git_sync_follows_this_repository(name):
     workflow = load(name)
     env = workflow["jobs"][only_job(workflow)]["env"]
@@ -294,33 +297,37 @@ def test_git_sync_follows_this_repository(name):
 
 
 def test_plan_deploy_and_destroy_use_the_same_settings():
-    envs = [load(n)["jobs"][only_job(load(n))]["env"] for n in ("plan.yml", "deploy.yml", "destroy.yml")]
+    """The same settings but the profile, which is the environment's: the plan is dev's (the
+    environment dev-plan), deploy and destroy take it from their input, which names their
+    GitHub environment too."""
+    envs = [load(n)["jobs"][only_job(load(n))]["env"] for n in AWS_WORKFLOWS]
     settings = [{k: v for k, v in env.items() if k.startswith("AIRFLOW_PLATFORM_")} for env in envs]
+    profiles = [s.pop("AIRFLOW_PLATFORM_PROFILE") for s in settings]
     assert settings[0] == settings[1] == settings[2]
+    assert profiles == ["dev", "${{ inputs.profile }}", "${{ inputs.profile }}"]
 
 
 def test_deploy_deploys_both_stacks_in_one_command():
     deploy = load("deploy.yml")
     assert set(triggers(deploy)) == {"push", "workflow_dispatch"}
     assert triggers(deploy)["push"] == {"branches": ["main"]}
-    commands = [line.strip() for block in run_blocks(deploy) for line in block.splitlines()
+    assert run_blocks(deploy) == []  # it only calls deploy-environment.yml
+    commands = [line.strip() for block in run_blocks(load("deploy-environment.yml")) for line in block.splitlines()
                 if re.search(r"\bcdktf (deploy|apply)\b", line)]
     assert len(commands) == 1, commands
     assert re.match(r"^npx cdktf deploy infra apps --auto-approve\b", commands[0]), commands
 
 
-def test_deploy_and_destroy_never_overlap_and_run_in_production():
-    deploy, destroy = load("deploy.yml"), load("destroy.yml")
+def test_deploy_and_destroy_of_one_environment_never_overlap():
+    deploy, destroy = (w["jobs"][only_job(w)] for w in (load("deploy-environment.yml"), load("destroy.yml")))
     assert deploy["concurrency"]["cancel-in-progress"] is False
     assert deploy["concurrency"] == destroy["concurrency"]
-    assert "${{" not in deploy["concurrency"]["group"]  # one group for every ref and trigger
-    for workflow in (deploy, destroy):
-        job = workflow["jobs"][only_job(workflow)]
-        assert job["environment"]["name"] == "production"
+    # One group per environment, whatever the ref or trigger: dev and prod may run side by side.
+    assert deploy["concurrency"]["group"] == "airflow-platform-${{ inputs.profile }}"
 
 
 def test_deploy_reports_the_airflow_url():
-    deploy = load("deploy.yml")
+    deploy = load("deploy-environment.yml")
     job = deploy["jobs"]["deploy"]
     deploy_step = next(s for s in job["steps"] if runs(s, r"cdktf deploy"))
     assert "--outputs-file" in deploy_step["run"]
@@ -335,7 +342,7 @@ def test_deploy_reads_the_url_from_a_cdktf_outputs_file(tmp_path):
     jq = shutil.which("jq")
     if jq is None:
         pytest.skip("jq is not installed (GitHub's runners have it)")
-    url_step = next(s for s in load("deploy.yml")["jobs"]["deploy"]["steps"] if s.get("id") == "outputs")
+    url_step = next(s for s in load("deploy-environment.yml")["jobs"]["deploy"]["steps"] if s.get("id") == "outputs")
     jq_filter = re.search(r"jq -r '([^']+)'", url_step["run"]).group(1)
     for outputs in ({"infra": {"vpc_id": "vpc-1"}, "apps": {"airflow_url": "http://lb.example"}},
                     {"apps": {"airflow": {"airflow_url": "http://lb.example"}}}):
@@ -414,6 +421,10 @@ def evaluate(expression: str, context: dict):
             return int(value)
         if value in ("true", "false", "null"):
             return {"true": True, "false": False, "null": None}[value]
+        if peek()[1] == "(":  # a status function without arguments: cancelled(), success(), ...
+            take()
+            assert take()[1] == ")"
+            return context["functions"][value]
         current = context
         for part in value.split("."):
             current = current.get(part) if isinstance(current, dict) else None
@@ -448,8 +459,8 @@ def evaluate(expression: str, context: dict):
     return truthy(result)
 
 
-def dispatch_context(confirmation, ref_name="main"):
-    return {"inputs": {"confirmation": confirmation},
+def dispatch_context(confirmation, ref_name="main", profile="dev"):
+    return {"inputs": {"confirmation": confirmation, "profile": profile},
             "github": {"event_name": "workflow_dispatch", "ref_name": ref_name, "ref": f"refs/heads/{ref_name}",
                        "event": {"repository": {"default_branch": "main"}, "inputs": {"confirmation": confirmation}}}}
 
@@ -486,11 +497,12 @@ def test_destroy_cannot_run_without_its_confirmation():
 
 
 def uses_lines() -> list[tuple[str, str, str | None]]:
+    """Every action a step uses (not deploy.yml's calls of this repository's own workflow)."""
     found = []
     for path in sorted(WORKFLOWS_DIR.glob("*.y*ml")):
         for line in path.read_text().splitlines():
             match = USES_LINE_RE.match(line)
-            if match:
+            if match and not match.group("ref").startswith(LOCAL_WORKFLOW):
                 found.append((path.name, match.group("ref"), match.group("comment")))
     return found
 
@@ -527,10 +539,19 @@ def test_permissions_are_empty_by_default_and_declared_per_job():
             assert "write-all" not in str(job["permissions"])
 
 
+def called_jobs(job: dict) -> list[dict]:
+    """The jobs of the workflow a job calls (`uses: ./.github/workflows/x.yml`), else the job itself."""
+    if "uses" not in job:
+        return [job]
+    assert job["uses"].startswith(LOCAL_WORKFLOW), job["uses"]  # only this repository's own, pinned by the commit
+    return list(load(job["uses"].removeprefix(LOCAL_WORKFLOW))["jobs"].values())
+
+
 def test_oidc_tokens_only_where_aws_credentials_are_configured():
     for name, workflow in all_workflows().items():
         for job_name, job in workflow["jobs"].items():
-            has_creds = any(uses(s, "aws-actions/configure-aws-credentials") for s in job.get("steps", []))
+            has_creds = any(uses(s, "aws-actions/configure-aws-credentials")
+                            for called in called_jobs(job) for s in called.get("steps", []))
             assert (job["permissions"].get("id-token") == "write") == has_creds, f"{name}/{job_name}"
             if job["permissions"].get("pull-requests") == "write":
                 assert name == "plan.yml"
@@ -561,16 +582,76 @@ def test_no_dangerous_triggers_and_no_secrets():
 def test_every_job_has_a_timeout():
     for name, workflow in all_workflows().items():
         for job_name, job in workflow["jobs"].items():
-            assert isinstance(job.get("timeout-minutes"), int), f"{name}/{job_name}"
+            for called in called_jobs(job):  # a call takes no timeout: the called job has it
+                assert isinstance(called.get("timeout-minutes"), int), f"{name}/{job_name}"
 
 
 # --- bootstrap and docs ------------------------------------------------------------------------
 
 
-def test_deploy_and_destroy_run_in_production_which_the_deploy_roles_trust_names():
-    # tests/test_bootstrap_stack.py checks the trust: repo:<owner/name>:environment:production.
-    for name in ("deploy.yml", "destroy.yml"):
-        assert load(name)["jobs"][only_job(load(name))]["environment"]["name"] == "production"
+def test_each_job_runs_in_the_github_environment_its_role_trusts():
+    """tests/test_bootstrap_stack.py checks each profile's trusts: deploy `environment:<profile>`,
+    plan `environment:<profile>-plan` (airflow_platform/ci_environments.py). Here: the jobs run
+    in exactly those environments, and the profile a job deploys is the environment it runs in."""
+    sys.path.insert(0, str(REPO))
+    from airflow_platform.ci_environments import deploy_environment, plan_environment
+
+    profiles = ["dev", "prod"]
+    plan = load("plan.yml")["jobs"]["plan"]
+    assert plan["environment"]["name"] == plan_environment("dev") and plan["env"]["AIRFLOW_PLATFORM_PROFILE"] == "dev"
+    deploy = load("deploy.yml")
+    assert [(j["uses"], j["with"]["profile"]) for j in deploy["jobs"].values()] == [
+        (LOCAL_WORKFLOW + "deploy-environment.yml", p) for p in profiles]
+    assert triggers(deploy)["workflow_dispatch"]["inputs"]["profile"]["options"] == profiles
+    assert triggers(load("destroy.yml"))["workflow_dispatch"]["inputs"]["profile"]["options"] == profiles
+    for name in ("deploy-environment.yml", "destroy.yml"):
+        job = load(name)["jobs"][only_job(load(name))]
+        assert job["environment"]["name"] == "${{ inputs.profile }}" == job["env"]["AIRFLOW_PLATFORM_PROFILE"]
+    assert [deploy_environment(p) for p in profiles] == profiles
+
+
+def push_context(dev_result: str) -> dict:
+    return {"github": {"event_name": "push", "ref_name": "main", "event": {"repository": {"default_branch": "main"}}},
+            "inputs": {}, "needs": {"dev": {"result": dev_result}}, "functions": {"cancelled": False}}
+
+
+def test_prod_deploys_only_after_dev_deployed_the_same_commit_or_by_a_dispatch_of_prod():
+    """One run: dev's job, then prod's, which needs it, so both deploy the run's commit. prod
+    runs after a push only when dev succeeded; by hand, only when prod was chosen on main (and
+    the `prod` environment's reviewers approve it: docs/ci-cd.md)."""
+    jobs = load("deploy.yml")["jobs"]
+    assert list(jobs) == ["dev", "prod"] and jobs["prod"]["needs"] == "dev"
+    dev, prod = jobs["dev"]["if"], jobs["prod"]["if"]
+    assert evaluate(dev, push_context("")) and evaluate(prod, push_context("success"))
+    for result in ("failure", "skipped", "cancelled"):
+        assert not evaluate(prod, push_context(result)), result
+
+    def by_hand(profile: str, ref_name: str = "main", dev_result: str = "skipped") -> dict:
+        context = dispatch_context(None, ref_name=ref_name, profile=profile)
+        return context | {"needs": {"dev": {"result": dev_result}}, "functions": {"cancelled": False}}
+
+    assert evaluate(dev, by_hand("dev")) and not evaluate(prod, by_hand("dev", dev_result="success"))
+    assert not evaluate(dev, by_hand("prod")) and evaluate(prod, by_hand("prod"))
+    assert not evaluate(prod, by_hand("prod", ref_name="feature"))
+    assert not evaluate(prod, push_context("success") | {"functions": {"cancelled": True}})
+
+
+@pytest.mark.parametrize("name, command", [("plan.yml", r"plan_comment\.py plan "),
+                                           ("deploy-environment.yml", r"cdktf deploy "),
+                                           ("destroy.yml", r"cdktf destroy apps")])
+def test_the_state_guard_runs_before_terraform_with_the_jobs_credentials(name, command):
+    """scripts/state_guard.py exits 2 on another environment's state: a step that fails stops
+    the job, so nothing is planned or applied (tests/test_state_guard.py, tests/test_emulator.py)."""
+    job_steps = steps(load(name), only_job(load(name)))
+    creds = step_index(job_steps, lambda s: uses(s, "aws-actions/configure-aws-credentials"))
+    guard = step_index(job_steps, lambda s: runs(s, r"^\.tools/bin/pipenv run python scripts/state_guard\.py infra apps$"))
+    terraform = step_index(job_steps, lambda s: runs(s, command))
+    assert creds < guard < terraform
+    assert "if" not in job_steps[guard] and "continue-on-error" not in job_steps[guard]
+    # It runs in the project's .venv, where `make setup`/`make synth` installed boto3 and pydantic.
+    env = load(name)["jobs"][only_job(load(name))]["env"]
+    assert env["PIPENV_VENV_IN_PROJECT"] == "1" and env["PIPENV_IGNORE_VIRTUALENVS"] == "1"
+    assert any(runs(s, r"\bmake (setup|synth)\b") for s in job_steps[:guard])
 
 
 def test_the_docs_cover_every_workflow_and_repository_variable():

@@ -1,11 +1,14 @@
 """The ONE place where the synthesized infra stack is adapted to moto, the AWS emulator.
 
-`adapt_for_emulator(stack, endpoint=..., state_path=...)` returns a copy of the
+`adapt_for_emulator(stack, endpoint=..., state_key=...)` returns a copy of the
 synthesized `cdk.tf.json` dict that real Terraform and the real AWS provider can apply
 against moto on 127.0.0.1, and the adaptations it made. Production code
 (`airflow_platform/`) and the production JSON carry none of this.
 
-- The provider block and the backend: where the emulator is (not gaps).
+- The provider block and the backend: where the emulator is (not gaps). State lives where
+  production keeps it, in an S3 bucket through Terraform's S3 backend (`use_lockfile`), but
+  in moto's own S3 (`STATE_BUCKET`), under the key the caller gives (the production key:
+  airflow_platform/state_location.state_key), so environments can share it as they would.
 - `GAPS`: one function per thing moto lacks or models differently from AWS, each with what
   goes wrong without it (measured with Terraform 1.11.4, aws 5.100.0, moto 5.2.5).
 - `REHEARSAL`: not gaps; what lets a rehearsal destroy what it applied, whatever the profile.
@@ -27,6 +30,8 @@ from typing import Callable
 SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "ec2", "eks", "elb", "elbv2", "iam", "kms", "logs",
             "rds", "s3", "secretsmanager", "ssm", "sts")
 CREDENTIAL = "test"
+# Created by the cycle in moto before `terraform init`, as the bootstrap stack creates the real one.
+STATE_BUCKET = "emulator-tfstate"
 
 
 @dataclass(frozen=True)
@@ -62,9 +67,26 @@ def point_provider_at(stack: dict, endpoint: str) -> None:
             provider.pop(key, None)
 
 
-def use_local_state(stack: dict, state_path: str) -> None:
-    """State in a local file of the rehearsal's own folder, whatever backend was synthesized."""
-    stack.setdefault("terraform", {})["backend"] = {"local": {"path": state_path}}
+def use_emulator_state(stack: dict, endpoint: str, state_key: str) -> None:
+    """Terraform's S3 backend, as production configures it (encrypt, use_lockfile), on moto's S3."""
+    region = stack["provider"]["aws"][0]["region"]
+    stack.setdefault("terraform", {})["backend"] = {"s3": emulator_state_config(region, endpoint, state_key)}
+
+
+def emulator_state_config(region: str, endpoint: str, state_key: str) -> dict:
+    """The S3 backend's settings for `state_key` of moto's `STATE_BUCKET`: a stack's backend, and
+    the `terraform_remote_state` that reads it.
+
+    Terraform 1.11's S3 backend arguments (developer.hashicorp.com/terraform/language/backend/s3):
+    `endpoints.s3`/`endpoints.sts`, `use_path_style`, static `access_key`/`secret_key`, and the
+    `skip_*` checks that would otherwise call IMDS, STS or validate the region name.
+    """
+    return {
+        "bucket": STATE_BUCKET, "key": state_key, "region": region, "encrypt": True, "use_lockfile": True,
+        "endpoints": {"s3": endpoint, "sts": endpoint}, "use_path_style": True,
+        "access_key": CREDENTIAL, "secret_key": CREDENTIAL, "skip_credentials_validation": True,
+        "skip_requesting_account_id": True, "skip_metadata_api_check": True, "skip_region_validation": True,
+    }
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -211,10 +233,11 @@ REHEARSAL: tuple[Adaptation, ...] = (
 )
 
 
-def adapt_for_emulator(stack: dict, *, endpoint: str, state_path: str) -> tuple[dict, list[Adaptation]]:
-    """A copy of `stack` that applies against moto at `endpoint`, and the adaptations it needed."""
+def adapt_for_emulator(stack: dict, *, endpoint: str, state_key: str) -> tuple[dict, list[Adaptation]]:
+    """A copy of `stack` that applies against moto at `endpoint`, keeping its state at `state_key`
+    of moto's `STATE_BUCKET`, and the adaptations it needed."""
     adapted = copy.deepcopy(stack)
     point_provider_at(adapted, endpoint)
-    use_local_state(adapted, state_path)
+    use_emulator_state(adapted, endpoint, state_key)
     made = [adaptation for adaptation in GAPS + REHEARSAL if adaptation.adapt(adapted)]
     return adapted, made

@@ -7,18 +7,18 @@ allow them): it reads the cluster (`data.aws_eks_cluster`), each secret's versio
 (`data.aws_secretsmanager_secret_versions`: ListSecretVersionIds) and each secret's value
 (`ephemeral.aws_secretsmanager_secret_version`: GetSecretValue).
 
-`aws_side(apps, remote_states={"infra": <state file>})` returns a stack of those calls only:
+`aws_side(apps, remote_states={"infra": <its S3 backend settings>})` returns a stack of those calls only:
 
 - the `aws` provider blocks (every alias);
 - every `data` and `ephemeral` block of the aws provider, as synthesized;
 - the locals that only they, `terraform_remote_state` and other kept locals feed;
-- `data.terraform_remote_state`, each pointed at the local state file of the stack it reads
-  (the emulator's infra state);
+- `data.terraform_remote_state`, each reading the state of the stack it names through the
+  S3 backend settings given (the emulator's infra state in moto's S3);
 - `terraform.required_providers.aws`.
 
 Everything else goes: the helm and kubernetes providers, resources, outputs, and locals that
 read them. An aws block that refers to anything dropped cannot be derived: ValueError.
-`tools/emulator/adapt.py`'s `point_provider_at` and `use_local_state` then aim it at moto.
+`tools/emulator/adapt.py`'s `point_provider_at` and `use_emulator_state` then aim it at moto.
 
 The ephemeral blocks need no consumer. In the apps stack they feed `kubernetes_secret_v1`'s
 write-only `data_wo`; here nothing reads them, and Terraform 1.11 opens them all the same:
@@ -37,7 +37,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Mapping
 
 PROVIDER = "aws"
@@ -85,7 +84,7 @@ def _refers_to(body, addresses: dict[str, str]) -> set[str]:
             if re.search(rf"(?<![\w.-]){re.escape(ref)}(?![\w-])", text)}
 
 
-def aws_side(apps: dict, *, remote_states: Mapping[str, str | Path]) -> dict:
+def aws_side(apps: dict, *, remote_states: Mapping[str, dict]) -> dict:
     """The AWS side of the synthesized apps stack `apps` (see the module's docstring)."""
     addresses = _addresses(apps)
     side: dict = {"provider": {PROVIDER: copy.deepcopy(apps["provider"][PROVIDER])}}
@@ -100,10 +99,10 @@ def aws_side(apps: dict, *, remote_states: Mapping[str, str | Path]) -> dict:
     for name, body in apps.get("data", {}).get(REMOTE_STATE, {}).items():
         stack = name.removeprefix(REMOTE_STATE_PREFIX)
         if stack not in remote_states:
-            raise ValueError(f"data.{REMOTE_STATE}.{name} reads stack {stack!r}; give its state file in "
+            raise ValueError(f"data.{REMOTE_STATE}.{name} reads stack {stack!r}; give its S3 backend settings in "
                              f"remote_states (have {sorted(remote_states)})")
         side.setdefault("data", {}).setdefault(REMOTE_STATE, {})[name] = {
-            "backend": "local", "config": {"path": str(remote_states[stack])},
+            "backend": "s3", "config": copy.deepcopy(remote_states[stack]),
             **({"workspace": body["workspace"]} if "workspace" in body else {})}
         kept.add(f"data.{REMOTE_STATE}.{name}")
 

@@ -12,7 +12,8 @@ test (`tests/test_emulator.py`) and the rehearsal command (`tools/emulator/rehea
         cycle.close()                   # destroys if still needed, then stops moto
 
 The synthesized folder is copied to `<workdir>/<stack>` and its `cdk.tf.json` replaced by the
-adapted one (tools/emulator/adapt.py); state stays in that folder. Every phase is timed
+adapted one (tools/emulator/adapt.py); state lives in moto's own S3 (`STATE_BUCKET`, versioned
+like the real one) at `state_key`, through Terraform's S3 backend, as in production. Every phase is timed
 (`phases.timings`) and its Terraform output kept in `<workdir>/logs/<phase>.log`; moto's
 own log is `<workdir>/moto.log`.
 """
@@ -31,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from tools.emulator.adapt import CREDENTIAL, Adaptation, adapt_for_emulator, point_provider_at, use_local_state
+from tools.emulator.adapt import (CREDENTIAL, STATE_BUCKET, Adaptation, adapt_for_emulator, emulator_state_config,
+                                  point_provider_at, use_emulator_state)
 from tools.emulator.api_calls import PhaseCalls, boto3_calls, iam_actions, record_lists
 from tools.emulator.moto_server import MotoServer
 from tools.terraform_cli import TerraformError, terraform, terraform_env
@@ -39,7 +41,6 @@ from tools.terraform_cli import TerraformError, terraform, terraform_env
 STACK_FILE = "cdk.tf.json"
 ROTATION_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "rotate_db_password.py"
 PLAN_FILE = "emulator.tfplan"
-STATE_FILE = "emulator.tfstate"
 # `terraform plan -detailed-exitcode`: 0 nothing to do, 1 error, 2 changes.
 NO_CHANGES, CHANGES = 0, 2
 
@@ -94,7 +95,7 @@ class EmulatorCycle:
     """Apply and destroy one synthesized stack folder against a moto server of its own."""
 
     def __init__(self, stack_dir: Path, workdir: Path, *, phases: Phases | None = None,
-                 record_api_calls: bool = False) -> None:
+                 record_api_calls: bool = False, state_key: str | None = None) -> None:
         self.source_dir = Path(stack_dir)
         self.workdir = Path(workdir)
         self.stack_dir = self.workdir / self.source_dir.name
@@ -106,11 +107,15 @@ class EmulatorCycle:
         self.stack = json.loads((self.source_dir / STACK_FILE).read_text())
         self.calls: list[PhaseCalls] = []  # with `record_api_calls`: what each phase called, in order
         self.region = self.stack["provider"]["aws"][0]["region"]
+        # The key production uses (given, or the synthesized S3 backend's), else one of the emulator's.
+        synthesized_key = self.stack.get("terraform", {}).get("backend", {}).get("s3", {}).get("key")
+        self.state_key = state_key or synthesized_key or f"emulator/{self.source_dir.name}.tfstate"
         self.adapted: dict = {}  # the stack as applied (written by start())
         self.adaptations: list[Adaptation] = []
         self.may_hold_resources = False  # from the start of apply on: destroy before moto stops
         self.destroyed = False
         self.counts_before_destroy: Counter = Counter()  # what was created, as the state said before destroy
+        self._state_at_stop = ""
         self._state_current = False  # right after a re-plan that refreshed everything and found no change
         no_proxy = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
         self._env = terraform_env({"NO_PROXY": no_proxy, "no_proxy": no_proxy, "AWS_EC2_METADATA_DISABLED": "true"})
@@ -129,8 +134,11 @@ class EmulatorCycle:
             shutil.copytree(self.source_dir, self.stack_dir,
                             ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan"))
             self.moto.start()
+            s3 = self.client("s3")
+            s3.create_bucket(Bucket=STATE_BUCKET)
+            s3.put_bucket_versioning(Bucket=STATE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
             self.adapted, self.adaptations = adapt_for_emulator(self.stack, endpoint=self.moto.endpoint,
-                                                                state_path=STATE_FILE)
+                                                                state_key=self.state_key)
             (self.stack_dir / STACK_FILE).write_text(json.dumps(self.adapted, indent=2))
 
     def init(self) -> None:
@@ -178,7 +186,7 @@ class EmulatorCycle:
         """The plan (`terraform show -json`) of another synthesized `stack`, adapted like the applied
         one, against this cycle's state; nothing is applied. The applied configuration is put back
         afterwards, so destroy and close act on what was applied."""
-        adapted, _ = adapt_for_emulator(stack, endpoint=self.moto.endpoint, state_path=STATE_FILE)
+        adapted, _ = adapt_for_emulator(stack, endpoint=self.moto.endpoint, state_key=self.state_key)
         stack_file = self.stack_dir / STACK_FILE
         plan_file = f"{log}.tfplan"
         with self.phases(log):
@@ -189,6 +197,25 @@ class EmulatorCycle:
             finally:
                 stack_file.write_text(json.dumps(self.adapted, indent=2))
                 (self.stack_dir / plan_file).unlink(missing_ok=True)
+
+    def plan_elsewhere(self, stack: dict, *, state_key: str, log: str) -> dict:
+        """The plan (`terraform show -json`) of another synthesized `stack` keeping ITS state at
+        `state_key` of the same bucket (another environment sharing it), in a folder of its own
+        (`<workdir>/<log>`); nothing is applied and this cycle's folder is untouched. Its AWS calls
+        are not recorded: they are not part of this stack's cycle."""
+        adapted, _ = adapt_for_emulator(stack, endpoint=self.moto.endpoint, state_key=state_key)
+        folder = self.workdir / log
+        folder.mkdir(exist_ok=True)
+        (folder / STACK_FILE).write_text(json.dumps(adapted, indent=2))
+        with self.phases(log):
+            terraform(folder, "init", "-input=false", env=self._env, log_path=self.logs_dir / f"{log}-init.log")
+            terraform(folder, "plan", "-input=false", f"-out={PLAN_FILE}", env=self._env,
+                      log_path=self.logs_dir / f"{log}.log")
+            try:
+                return json.loads(terraform(folder, "show", "-json", PLAN_FILE, env=self._env,
+                                            log_path=self.logs_dir / f"{log}-show.log").stdout)
+            finally:
+                (folder / PLAN_FILE).unlink(missing_ok=True)
 
     def destroy(self) -> None:
         """`terraform destroy`. Skips its refresh (about 10 s) when a re-plan has just refreshed
@@ -216,18 +243,34 @@ class EmulatorCycle:
             if self.may_hold_resources and not self.destroyed and self.moto.running:
                 self.destroy()
         finally:
-            self.moto.stop()
+            try:
+                self._state_at_stop = self.state_text()  # the state goes with moto: what it said last
+            except Exception:  # noqa: BLE001 - a moto that no longer answers must still be stopped
+                pass
+            finally:
+                self.moto.stop()
 
     # --- looking at the result ----------------------------------------------------------------
 
-    @property
-    def state_path(self) -> Path:
-        return self.stack_dir / STATE_FILE
+    def state_text(self, key: str | None = None) -> str:
+        """The state object as Terraform's S3 backend wrote it ("" before the first write); once moto
+        has stopped, what it was then."""
+        if not self.moto.running:
+            return self._state_at_stop if key is None else ""
+        s3 = self.client("s3")
+        try:
+            return s3.get_object(Bucket=STATE_BUCKET, Key=key or self.state_key)["Body"].read().decode()
+        except s3.exceptions.NoSuchKey:
+            return ""
 
     def state(self) -> dict:
-        """The state file as Terraform wrote it (local backend, in the stack's folder)."""
-        path = self.state_path
-        return json.loads(path.read_text()) if path.exists() else {}
+        text = self.state_text()
+        return json.loads(text) if text else {}
+
+    def state_config(self) -> dict:
+        """The S3 backend settings of this cycle's state: what a `terraform_remote_state` of
+        another stack reads it with (moto must be running)."""
+        return emulator_state_config(self.region, self.moto.endpoint, self.state_key)
 
     def rotate_db_password(self, prefix: str) -> str:
         """The rotation runbook's `rotate()` (scripts/rotate_db_password.py) against this cycle's
@@ -299,7 +342,7 @@ class EmulatorCycle:
         found += [f"DB parameter group {g['DBParameterGroupName']}"
                   for g in rds.describe_db_parameter_groups()["DBParameterGroups"]
                   if not g["DBParameterGroupName"].startswith("default.")]
-        found += [f"S3 bucket {b['Name']}" for b in s3.list_buckets().get("Buckets", [])]
+        found += [f"S3 bucket {b['Name']}" for b in s3.list_buckets().get("Buckets", []) if b["Name"] != STATE_BUCKET]
         for key in kms.list_keys()["Keys"]:
             meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
             if meta.get("KeyManager") == "CUSTOMER" and meta["KeyState"] != "PendingDeletion":
@@ -352,13 +395,15 @@ class CompanionStack:
     stack's AWS side (tools/emulator/apps_aws_side.py) reading the applied infra state. Its
     own folder and state; the cycle's phases, logs and record (as stack `name`).
 
-        apps = CompanionStack(cycle, "apps", aws_side(apps_json, remote_states={"infra": cycle.state_path}))
+        apps = CompanionStack(cycle, "apps", aws_side(apps_json, remote_states={"infra": cycle.state_config()}),
+                              state_key=state_key(settings, "apps"))
         apps.start(); apps.plan(); apps.apply(); assert apps.replan() is None; ...; apps.destroy()
     """
 
-    def __init__(self, cycle: EmulatorCycle, name: str, stack: dict) -> None:
+    def __init__(self, cycle: EmulatorCycle, name: str, stack: dict, *, state_key: str) -> None:
         self.cycle = cycle
         self.name = name
+        self.state_key = state_key  # in the cycle's state bucket, beside the cycle's own
         self.stack_dir = cycle.workdir / f"{name}-companion"
         self.adapted = copy.deepcopy(stack)
         self.may_hold_resources = False
@@ -368,7 +413,7 @@ class CompanionStack:
     def start(self) -> None:
         with self.cycle.phases(f"{self.name} init"):
             point_provider_at(self.adapted, self.cycle.moto.endpoint)
-            use_local_state(self.adapted, STATE_FILE)
+            use_emulator_state(self.adapted, self.cycle.moto.endpoint, self.state_key)
             self.stack_dir.mkdir(parents=True, exist_ok=True)
             (self.stack_dir / STACK_FILE).write_text(json.dumps(self.adapted, indent=2))
             self._run("init", "-input=false", log=f"{self.name}-init")

@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from airflow_platform.state_location import state_key
 from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, write_record
 from tools.emulator.apps_aws_side import aws_side
 from tools.emulator.cycle import STACK_FILE, CompanionStack, EmulatorCycle, Phases, counts_table
@@ -96,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with phases("synthesize"):
             stack_dir = synthesize(workdir / "cdktf.out")
-        cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases, record_api_calls=args.record_actions)
+        settings = load_settings()
+        cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases, record_api_calls=args.record_actions,
+                              state_key=state_key(settings, "infra"))
         cycle.start()
         say(f"moto at {cycle.moto.endpoint}; adapted for it: {', '.join(a.name for a in cycle.adaptations)}")
         cycle.init()
@@ -108,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
             raise RehearsalFailed(f"the plan after apply is not empty:\n{tail(changes, 80)}")
         say("the second plan found no changes")
         apps = CompanionStack(cycle, "apps", aws_side(json.loads((stack_dir.parent / "apps" / STACK_FILE).read_text()),
-                                                      remote_states={"infra": cycle.state_path}))
+                                                      remote_states={"infra": cycle.state_config()}),
+                             state_key=state_key(settings, "apps"))
         apps.start()
         apps.plan()
         apps.apply()
         if apps.replan() is not None:
             raise RehearsalFailed("the apps stack's AWS side plans changes after its apply")
-        cycle.rotate_db_password(load_settings().prefix)
+        cycle.rotate_db_password(settings.prefix)
         changes = cycle.replan(log="re-plan-after-rotation")
         if changes is not None:
             raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
