@@ -32,6 +32,7 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from airflow_platform.constructs.secret_store import secret_name
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
+from airflow_platform.cluster_access import ci_role_names
 from tf_json import resources
 from tools.emulator.api_calls import ACTIONS_RECORD, read_record
 
@@ -44,7 +45,7 @@ def t(synth) -> CiTarget:
     s = synth.settings
     return CiTarget(partition="aws", account_id=ACCOUNT, region=s.region, name=s.name, profile=s.profile,
                     prefix=s.prefix, state_bucket="tfstate-example", state_key_prefix=s.state_key_prefix,
-                    plan_role_name=f"github-{s.prefix}-plan", deploy_role_name=f"github-{s.prefix}-deploy",
+                    plan_role_name=ci_role_names(s.prefix).plan, deploy_role_name=ci_role_names(s.prefix).deploy,
                     boundary_name=s.permissions_boundary_name)
 
 

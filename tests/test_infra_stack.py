@@ -172,12 +172,13 @@ def test_eks_encryption_logs_and_endpoint_access(synth):
 
 
 def test_admin_access_entries(synth, synth_prod):
+    """dev: no admin, no CI (tests/test_cluster_access.py covers the CI roles' entries)."""
     assert not resources(synth.infra, "aws_eks_access_entry")
-    only(synth_prod.infra, "aws_eks_access_entry")
     assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("infra"), EksAccessEntry.TF_RESOURCE_TYPE,
                                                     {"principal_arn": "arn:aws:iam::123456789012:role/platform-admins"})
-    association = only(synth_prod.infra, "aws_eks_access_policy_association")
-    assert association["policy_arn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    associations = resources(synth_prod.infra, "aws_eks_access_policy_association").values()
+    assert len(associations) == 2  # the admin and the deploy role
+    assert all(a["policy_arn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy") for a in associations)
 
 
 def test_nodes_require_imdsv2_and_encrypted_volumes_in_private_subnets(synth):

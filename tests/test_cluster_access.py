@@ -1,0 +1,170 @@
+"""Cluster access is explicit: every identity a runbook runs as has an EKS access entry, and the
+plan role may read (never write) what the apps stack manages, Secrets included.
+
+Why the plan role needs Secrets: AmazonEKSViewPolicy excludes them (EKS user guide, "Review
+access policy permissions": view "does not allow viewing Secrets"), yet the kubernetes
+provider refreshes `kubernetes_secret_v1` by reading the Secret, and Helm keeps each release
+as a Secret (`sh.helm.release.v1.<name>.v<n>`, storage driver "secret"), which the helm
+provider reads to refresh `helm_release`. So the plan role's entry carries a Kubernetes group
+that the apps stack binds to a get/list/watch ClusterRole.
+
+The creator's automatic entry: `bootstrap_cluster_creator_admin_permissions` is ForceNew in
+aws 5.100.0 (internal/service/eks/cluster.go) and is not returned by DescribeCluster (the
+provider keeps the configured value), so changing it on an existing cluster would replace
+the cluster. New clusters get `false` (no implicit admin); existing ones keep their value
+through `ignore_changes` (tests below), and docs/ci-cd.md says how to adopt an existing
+creator entry (`terraform import`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tf_json import resources
+
+ADMIN_POLICY = ":cluster-access-policy/AmazonEKSClusterAdminPolicy"
+READ_VERBS = {"get", "list", "watch"}
+# What the kubernetes provider reads to refresh each type the apps stack declares, and what the
+# helm provider reads for a release (its Secrets), as (API group, resource).
+READS_FOR_REFRESH = {
+    "kubernetes_namespace_v1": ("", "namespaces"),
+    "kubernetes_secret_v1": ("", "secrets"),
+    "kubernetes_config_map_v1": ("", "configmaps"),
+    "kubernetes_service_account_v1": ("", "serviceaccounts"),
+    "kubernetes_service_v1": ("", "services"),
+    "kubernetes_job_v1": ("batch", "jobs"),
+    "kubernetes_storage_class_v1": ("storage.k8s.io", "storageclasses"),
+    "kubernetes_cluster_role_v1": ("rbac.authorization.k8s.io", "clusterroles"),
+    "kubernetes_cluster_role_binding_v1": ("rbac.authorization.k8s.io", "clusterrolebindings"),
+    "helm_release": ("", "secrets"),
+}
+
+
+def entries_by_role_name(stack: dict) -> dict[str, dict]:
+    """Access entries by the last part of their principal ARN (`role/<name>` -> name)."""
+    return {e["principal_arn"].rsplit("/", 1)[-1]: e for e in resources(stack, "aws_eks_access_entry").values()}
+
+
+def admin_associations(stack: dict) -> set[str]:
+    """The entries (by resource address of their principal) associated with the cluster-admin policy."""
+    return {a["principal_arn"] for a in resources(stack, "aws_eks_access_policy_association").values()
+            if a["policy_arn"].endswith(ADMIN_POLICY) and a["access_scope"] == {"type": "cluster"}}
+
+
+def ci_role_names_of(synthesized) -> dict[str, str]:
+    """plan/deploy -> the role name the bootstrap stack gives it (the identity CI runs as)."""
+    roles = resources(synthesized.bootstrap, "aws_iam_role")
+    return {"plan": roles["plan_role"]["name"], "deploy": roles["deploy_role"]["name"]}
+
+
+def test_every_runbook_identity_has_an_entry(synth_prod):
+    """prod's synthesis has a state bucket (CI exists) and a cluster admin (an operator)."""
+    from airflow_platform.cluster_access import RUNBOOKS
+
+    infra = synth_prod.infra
+    entries = entries_by_role_name(infra)
+    names = ci_role_names_of(synth_prod)
+    admins = admin_associations(infra)
+    operators = list(synth_prod.settings.cluster_admin_principal_arns)
+    assert operators, "the prod fixture names a cluster admin"
+    for runbook, identities in RUNBOOKS.items():
+        for identity in identities:
+            if identity == "operator":
+                for arn in operators:
+                    entry = entries.get(arn.rsplit("/", 1)[-1])
+                    assert entry and entry["principal_arn"] == arn, f"{runbook}: no entry for {arn}"
+                    assert any(arn == a or a.startswith("${aws_eks_access_entry.") for a in admins)
+                continue
+            entry = entries.get(names[identity])
+            assert entry, f"{runbook}: the {identity} role {names[identity]} has no access entry"
+            assert entry["principal_arn"].startswith("arn:") and entry["principal_arn"].endswith(
+                f":role/{names[identity]}")
+    deploy = entries[names["deploy"]]
+    assert deploy_entry_is_admin(infra, deploy)
+    plan = entries[names["plan"]]
+    assert plan.get("kubernetes_groups"), "the plan role reads through a Kubernetes group bound by RBAC"
+    assert not plan_entry_has_a_policy(infra, plan), "no EKS access policy for the plan role: RBAC decides"
+
+
+def deploy_entry_is_admin(infra: dict, entry: dict) -> bool:
+    name = next(n for n, e in resources(infra, "aws_eks_access_entry").items() if e is entry)
+    return "${aws_eks_access_entry." + name + ".principal_arn}" in admin_associations(infra)
+
+
+def plan_entry_has_a_policy(infra: dict, entry: dict) -> bool:
+    name = next(n for n, e in resources(infra, "aws_eks_access_entry").items() if e is entry)
+    return any(f"aws_eks_access_entry.{name}." in a["principal_arn"]
+               for a in resources(infra, "aws_eks_access_policy_association").values())
+
+
+def test_without_ci_no_ci_role_is_named(synth):
+    """dev's synthesis keeps local state (no bootstrap stack, so no CI roles): EKS refuses an
+    entry for a principal that does not exist, so none is named; the operator who deploys
+    lists themself in cluster_admin_principal_arns (README, Deploying)."""
+    assert not synth.settings.state_bucket
+    names = ci_role_names_of(synth).values()
+    assert not set(entries_by_role_name(synth.infra)) & set(names)
+    assert not [r for r in resources(synth.apps, "kubernetes_cluster_role_binding_v1").values()]
+
+
+@pytest.mark.parametrize("profile", ["synth", "synth_prod"])
+def test_no_implicit_creator_admin_and_no_replacement_of_an_existing_cluster(request, profile):
+    """New clusters: no implicit admin for whoever ran the first deploy. Existing clusters
+    (created with the default `true`): the value stays out of the diff, or the cluster is replaced."""
+    cluster = next(iter(resources(request.getfixturevalue(profile).infra, "aws_eks_cluster").values()))
+    assert cluster["access_config"] == {"authentication_mode": "API",
+                                        "bootstrap_cluster_creator_admin_permissions": False}
+    assert "access_config[0].bootstrap_cluster_creator_admin_permissions" in cluster["lifecycle"]["ignore_changes"]
+
+
+def test_the_plan_role_reads_what_the_apps_stack_manages_and_writes_nothing(synth_prod):
+    infra, apps = synth_prod.infra, synth_prod.apps
+    group = entries_by_role_name(infra)[ci_role_names_of(synth_prod)["plan"]]["kubernetes_groups"]
+    assert len(group) == 1
+    bindings = [b for b in resources(apps, "kubernetes_cluster_role_binding_v1").values()
+                if {"kind": "Group", "name": group[0], "api_group": "rbac.authorization.k8s.io"} in b["subject"]]
+    assert len(bindings) == 1, f"one ClusterRoleBinding for group {group[0]}"
+    role_ref = bindings[0]["role_ref"]
+    role = next(r for r in resources(apps, "kubernetes_cluster_role_v1").values()
+                if r["metadata"]["name"] == role_ref["name"]
+                or role_ref["name"].startswith("${kubernetes_cluster_role_v1."))
+    granted = set()
+    for rule in role["rule"]:
+        assert set(rule["verbs"]) <= READ_VERBS, f"the plan role may only read: {rule}"
+        granted |= {(g, r) for g in rule["api_groups"] for r in rule["resources"]}
+    declared = set(apps.get("resource", {})) | set(apps.get("data", {}))
+    for tf_type in sorted(t for t in declared if t.startswith(("kubernetes_", "helm_"))):
+        assert tf_type in READS_FOR_REFRESH, f"{tf_type}: say what refreshing it reads"
+        assert READS_FOR_REFRESH[tf_type] in granted, f"{tf_type}: the plan role cannot read it to refresh"
+
+
+# What creating, reading and deleting the entries calls, and on which resource (Service
+# Authorization Reference for Amazon EKS: CreateAccessEntry on `cluster`, the rest on
+# `access-entry`, whose ARN is access-entry/<cluster>/role/<account>/<role>/<uuid>).
+ENTRY_CALLS = {"deploy": ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "eks:UpdateAccessEntry",
+                          "eks:DeleteAccessEntry", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
+                          "eks:ListAssociatedAccessPolicies"),
+               "plan": ("eks:DescribeAccessEntry", "eks:ListAssociatedAccessPolicies")}
+
+
+def test_the_ci_roles_may_manage_and_read_the_entries(synth_prod):
+    """Only unconditioned EKS statements are involved, where moto's evaluator matches AWS's."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    from airflow_platform.ci_policies import CiTarget, deploy_policy, plan_policy
+    from airflow_platform.cluster_access import ci_role_names
+
+    s = synth_prod.settings
+    roles = ci_role_names(s.prefix)
+    t = CiTarget(partition="aws", account_id="123456789012", region=s.region, name=s.name, profile=s.profile,
+                 prefix=s.prefix, state_bucket="b", state_key_prefix=s.state_key_prefix, plan_role_name=roles.plan,
+                 deploy_role_name=roles.deploy, boundary_name=s.permissions_boundary_name)
+    cluster = t.arn("eks", f"cluster/{s.cluster_name}")
+    entry = t.arn("eks", f"access-entry/{s.cluster_name}/role/123456789012/{roles.deploy}/0f00")
+    for role, policy in (("deploy", deploy_policy(t)), ("plan", plan_policy(t))):
+        for action in ENTRY_CALLS[role]:
+            resource = cluster if action == "eks:CreateAccessEntry" else entry
+            result = IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+            assert result == PermissionResult.PERMITTED, f"{role} may not {action} on {resource}"
