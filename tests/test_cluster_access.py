@@ -168,3 +168,16 @@ def test_the_ci_roles_may_manage_and_read_the_entries(synth_prod):
             resource = cluster if action == "eks:CreateAccessEntry" else entry
             result = IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
             assert result == PermissionResult.PERMITTED, f"{role} may not {action} on {resource}"
+
+
+def test_a_deploy_by_hand_that_no_one_could_reach_is_warned_about():
+    """Local state and no admin: no one would have an entry (the creator gets none implicitly)."""
+    from airflow_platform.settings import deploy_warnings
+    from defaults import settings_without_env
+
+    def access_warnings(**overrides) -> list[str]:
+        return [w for w in deploy_warnings(settings_without_env(**overrides)) if "access entry" in w]
+
+    assert access_warnings() and "cluster_admin_principal_arns" in access_warnings()[0]
+    assert not access_warnings(cluster_admin_principal_arns="arn:aws:iam::123456789012:role/ops")
+    assert not access_warnings(state_bucket="example-terraform-state")
