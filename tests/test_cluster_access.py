@@ -181,3 +181,62 @@ def test_a_deploy_by_hand_that_no_one_could_reach_is_warned_about():
     assert access_warnings() and "cluster_admin_principal_arns" in access_warnings()[0]
     assert not access_warnings(cluster_admin_principal_arns="arn:aws:iam::123456789012:role/ops")
     assert not access_warnings(state_bucket="example-terraform-state")
+
+
+# --- the real provider: an existing cluster is not replaced -----------------------------------
+
+EXISTING_CLUSTER = {  # state of a cluster created before the entries were explicit (flag true)
+    "id": "c", "name": "c", "arn": "arn:aws:eks:us-east-1:123456789012:cluster/c", "version": "1.35",
+    "role_arn": "arn:aws:iam::123456789012:role/r", "bootstrap_self_managed_addons": True,
+    "access_config": [{"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True}],
+    "vpc_config": [{"subnet_ids": ["subnet-1"], "endpoint_private_access": False, "endpoint_public_access": True,
+                    "public_access_cidrs": ["0.0.0.0/0"], "security_group_ids": [], "cluster_security_group_id": "",
+                    "vpc_id": "vpc-1"}],
+    "tags_all": {}, "status": "ACTIVE", "platform_version": "eks.1", "created_at": "2026-01-01T00:00:00Z",
+    "certificate_authority": [], "identity": [], "endpoint": "https://c", "enabled_cluster_log_types": [],
+    "encryption_config": [], "upgrade_policy": [], "kubernetes_network_config": [], "outpost_config": [],
+    "remote_network_config": [], "compute_config": [], "storage_config": [], "zonal_shift_config": [],
+}
+
+
+def plan_against_existing_cluster(folder, initialized, cluster_config: dict) -> str:
+    """`terraform plan -refresh=false` of one aws_eks_cluster over a state holding EXISTING_CLUSTER:
+    the provider's own diff (ForceNew, ignore_changes), no AWS call (no refresh, no data source)."""
+    import os
+
+    from tools.terraform_cli import terraform
+
+    folder.mkdir()
+    (folder / ".terraform").mkdir()  # the installed provider, without that folder's backend
+    os.symlink(initialized / ".terraform" / "providers", folder / ".terraform" / "providers")
+    (folder / ".terraform.lock.hcl").write_text((initialized / ".terraform.lock.hcl").read_text())
+    config = {
+        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
+        "provider": {"aws": [{"region": "us-east-1", "access_key": "x", "secret_key": "y",  # pragma: allowlist secret
+                              "skip_credentials_validation": True, "skip_requesting_account_id": True,
+                              "skip_metadata_api_check": "true", "skip_region_validation": True}]},
+        "resource": {"aws_eks_cluster": {"c": {
+            "name": "c", "role_arn": "arn:aws:iam::123456789012:role/r", "version": "1.35",
+            "vpc_config": {"subnet_ids": ["subnet-1"]}, **cluster_config}}},
+    }
+    (folder / "main.tf.json").write_text(json.dumps(config))
+    (folder / "terraform.tfstate").write_text(json.dumps({
+        "version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "00000000-0000-4000-8000-000000000001",
+        "outputs": {}, "resources": [{
+            "mode": "managed", "type": "aws_eks_cluster", "name": "c",
+            "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+            "instances": [{"schema_version": 1, "attributes": EXISTING_CLUSTER}]}]}))
+    return terraform(folder, "plan", "-refresh=false", "-input=false", "-no-color", timeout=300).stdout
+
+
+def test_the_creator_flag_is_force_new_and_an_existing_cluster_keeps_it(synth, infra_terraform_dir, tmp_path):
+    """aws 5.100.0, as Terraform plans it: the synthesized access_config and lifecycle leave a
+    cluster created with the flag true unchanged; without the ignore_changes it is replaced."""
+    (cluster,) = resources(synth.infra, "aws_eks_cluster").values()
+    ours = {key: cluster[key] for key in ("access_config", "lifecycle") if key in cluster}
+    kept = plan_against_existing_cluster(tmp_path / "ours", infra_terraform_dir, ours)
+    assert "No changes." in kept, kept
+    without_guard = plan_against_existing_cluster(tmp_path / "unguarded", infra_terraform_dir,
+                                                  {"access_config": cluster["access_config"]})
+    assert "bootstrap_cluster_creator_admin_permissions = true -> false # forces replacement" in without_guard
+    assert "must be replaced" in without_guard
