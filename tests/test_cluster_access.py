@@ -47,10 +47,16 @@ def entries_by_role_name(stack: dict) -> dict[str, dict]:
     return {e["principal_arn"].rsplit("/", 1)[-1]: e for e in resources(stack, "aws_eks_access_entry").values()}
 
 
-def admin_associations(stack: dict) -> set[str]:
-    """The entries (by resource address of their principal) associated with the cluster-admin policy."""
-    return {a["principal_arn"] for a in resources(stack, "aws_eks_access_policy_association").values()
-            if a["policy_arn"].endswith(ADMIN_POLICY) and a["access_scope"] == {"type": "cluster"}}
+def policies_of(stack: dict, entry: dict) -> list[dict]:
+    """The policy associations that refer to `entry`."""
+    name = next(n for n, e in resources(stack, "aws_eks_access_entry").items() if e is entry)
+    return [a for a in resources(stack, "aws_eks_access_policy_association").values()
+            if a["principal_arn"] == "${aws_eks_access_entry." + name + ".principal_arn}"]
+
+
+def is_cluster_admin(stack: dict, entry: dict) -> bool:
+    return any(a["policy_arn"].endswith(ADMIN_POLICY) and a["access_scope"] == {"type": "cluster"}
+               for a in policies_of(stack, entry))
 
 
 def ci_role_names_of(synthesized) -> dict[str, str]:
@@ -66,7 +72,6 @@ def test_every_runbook_identity_has_an_entry(synth_prod):
     infra = synth_prod.infra
     entries = entries_by_role_name(infra)
     names = ci_role_names_of(synth_prod)
-    admins = admin_associations(infra)
     operators = list(synth_prod.settings.cluster_admin_principal_arns)
     assert operators, "the prod fixture names a cluster admin"
     for runbook, identities in RUNBOOKS.items():
@@ -75,28 +80,16 @@ def test_every_runbook_identity_has_an_entry(synth_prod):
                 for arn in operators:
                     entry = entries.get(arn.rsplit("/", 1)[-1])
                     assert entry and entry["principal_arn"] == arn, f"{runbook}: no entry for {arn}"
-                    assert any(arn == a or a.startswith("${aws_eks_access_entry.") for a in admins)
+                    assert is_cluster_admin(infra, entry), f"{runbook}: {arn} is not a cluster admin"
                 continue
             entry = entries.get(names[identity])
             assert entry, f"{runbook}: the {identity} role {names[identity]} has no access entry"
             assert entry["principal_arn"].startswith("arn:") and entry["principal_arn"].endswith(
                 f":role/{names[identity]}")
-    deploy = entries[names["deploy"]]
-    assert deploy_entry_is_admin(infra, deploy)
+    assert is_cluster_admin(infra, entries[names["deploy"]]), "deploy, destroy and rotation install and remove"
     plan = entries[names["plan"]]
     assert plan.get("kubernetes_groups"), "the plan role reads through a Kubernetes group bound by RBAC"
-    assert not plan_entry_has_a_policy(infra, plan), "no EKS access policy for the plan role: RBAC decides"
-
-
-def deploy_entry_is_admin(infra: dict, entry: dict) -> bool:
-    name = next(n for n, e in resources(infra, "aws_eks_access_entry").items() if e is entry)
-    return "${aws_eks_access_entry." + name + ".principal_arn}" in admin_associations(infra)
-
-
-def plan_entry_has_a_policy(infra: dict, entry: dict) -> bool:
-    name = next(n for n, e in resources(infra, "aws_eks_access_entry").items() if e is entry)
-    return any(f"aws_eks_access_entry.{name}." in a["principal_arn"]
-               for a in resources(infra, "aws_eks_access_policy_association").values())
+    assert not policies_of(infra, plan), "no EKS access policy for the plan role: RBAC decides what it reads"
 
 
 def test_without_ci_no_ci_role_is_named(synth):
@@ -127,9 +120,10 @@ def test_the_plan_role_reads_what_the_apps_stack_manages_and_writes_nothing(synt
                 if {"kind": "Group", "name": group[0], "api_group": "rbac.authorization.k8s.io"} in b["subject"]]
     assert len(bindings) == 1, f"one ClusterRoleBinding for group {group[0]}"
     role_ref = bindings[0]["role_ref"]
-    role = next(r for r in resources(apps, "kubernetes_cluster_role_v1").values()
-                if r["metadata"]["name"] == role_ref["name"]
-                or role_ref["name"].startswith("${kubernetes_cluster_role_v1."))
+    roles = resources(apps, "kubernetes_cluster_role_v1")
+    [role] = [r for n, r in roles.items()
+              if role_ref["name"] in (r["metadata"]["name"], "${kubernetes_cluster_role_v1." + n + ".metadata[0].name}")]
+    assert role_ref["kind"] == "ClusterRole"
     granted = set()
     for rule in role["rule"]:
         assert set(rule["verbs"]) <= READ_VERBS, f"the plan role may only read: {rule}"
