@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
 from airflow_platform.profiles import PROFILES
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag
 
@@ -50,7 +51,7 @@ CUSTOM_RULES = (
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
     "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
-    "git_sync_credentials_secret_with_ssh",
+    "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role",
 )
 
 
@@ -248,11 +249,23 @@ def _git_sync_secrets(s: Any, bad: Bad) -> None:
             "a username/token Secret works over https only: leave it empty for an ssh git_sync_repo")
 
 
+def _admins_are_not_ci_roles(s: Any, bad: Bad) -> None:
+    if not ci_roles_have_entries(s.state_bucket):
+        return
+    roles = ci_role_names(f"{s.name}-{s.profile}")  # Settings.prefix: `s` may be a plain namespace here
+    for arn in s.cluster_admin_principal_arns:
+        if re.search(rf":role/(.*/)?({re.escape(roles.plan)}|{re.escape(roles.deploy)})$", arn):
+            bad("cluster_admin_is_ci_role", "cluster_admin_principal_arns", arn,
+                "the CI roles get their own access entries, and EKS allows one entry per principal: "
+                "list only the roles of people and tools")
+
+
 BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _zones_of_the_region,
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
+    _admins_are_not_ci_roles,
 )
 
 

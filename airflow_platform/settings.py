@@ -375,4 +375,10 @@ def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
     eks = eks_support_warning(s.eks_version, today or date.today())
     if eks:
         warnings.append(eks)
+    if not s.state_bucket and not s.cluster_admin_principal_arns:
+        # Local state means no CI role has an entry (cluster_access.ci_roles_have_entries), and
+        # the creator gets none implicitly: the apps stack would meet `Unauthorized`.
+        warnings.append("cluster_admin_principal_arns is empty and there is no state_bucket (no CI roles): no one "
+                        "has an access entry to the cluster, so `make deploy` cannot install the apps stack. "
+                        "List the IAM role you deploy with in cluster_admin_principal_arns")
     return warnings

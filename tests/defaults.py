@@ -13,9 +13,10 @@ def example_ci_target(settings: Settings, account_id: str = "123456789012"):
     """The CI policies' target for `settings`, in an example account (tests evaluate the policies
     on literal ARNs; the bootstrap stack renders them with Terraform tokens)."""
     from airflow_platform.ci_policies import CiTarget
+    from airflow_platform.cluster_access import ci_role_names
 
+    roles = ci_role_names(settings.prefix)
     return CiTarget(partition="aws", account_id=account_id, region=settings.region, name=settings.name,
                     profile=settings.profile, prefix=settings.prefix, state_bucket="tfstate-example",
-                    state_key_prefix=settings.state_key_prefix, plan_role_name=f"github-{settings.prefix}-plan",
-                    deploy_role_name=f"github-{settings.prefix}-deploy",
-                    boundary_name=settings.permissions_boundary_name)
+                    state_key_prefix=settings.state_key_prefix, plan_role_name=roles.plan,
+                    deploy_role_name=roles.deploy, boundary_name=settings.permissions_boundary_name)

@@ -90,7 +90,9 @@ def test_what_the_gaps_change(adapted):
     (group,) = resources["aws_eks_node_group"].values()
     assert group["lifecycle"]["ignore_changes"] == ["scaling_config[0].desired_size", "remote_access", "update_config"]
     (cluster,) = resources["aws_eks_cluster"].values()
-    assert cluster["lifecycle"]["ignore_changes"] == ["access_config", "upgrade_policy"]
+    assert cluster["lifecycle"]["ignore_changes"] == [
+        "access_config[0].bootstrap_cluster_creator_admin_permissions",  # production's own
+        "access_config", "upgrade_policy"]
     (template,) = resources["aws_launch_template"].values()
     assert template["lifecycle"]["ignore_changes"] == ["tag_specifications"]
     (instance,) = resources["aws_db_instance"].values()

@@ -1,4 +1,8 @@
-"""The one escape hatch for Terraform ephemeral blocks (CDKTF 0.21 has no classes for them)."""
+"""The one escape hatch for Terraform ephemeral blocks (CDKTF 0.21 has no classes for them).
+
+These test the helpers alone. That every secret in both stacks comes from them, and leaves
+only through write-only attributes, is checked stack-wide by tests/test_secret_exposure.py.
+"""
 
 from __future__ import annotations
 

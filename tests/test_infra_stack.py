@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 # The provider classes, for their TF_RESOURCE_TYPE: imported lazily (airflow_platform,
 # imported by conftest.py first, loads only the submodules named here).
 from cdktf import Testing
@@ -171,13 +173,31 @@ def test_eks_encryption_logs_and_endpoint_access(synth):
     assert f"aws_cloudwatch_log_group.{log_group}" in cluster["depends_on"]
 
 
+@pytest.mark.parametrize("profile", ["synth", "synth_prod"])
+def test_the_cluster_never_drifts_into_extended_support(request, profile):
+    """`upgrade_policy.support_type = STANDARD`, in every profile.
+
+    EKS API reference, UpgradePolicyRequest: "Clusters in extended support have higher costs.
+    The default value is EXTENDED. Use STANDARD to disable extended support"; EKS user guide,
+    "View current cluster upgrade policy": with STANDARD the cluster "will be automatically
+    upgraded" at the end of standard support, and "Enable extended support": clusters created
+    with the API (as Terraform does) have extended support enabled unless told otherwise.
+    Amazon EKS pricing: $0.10 per cluster-hour in standard support, $0.60 in extended support.
+    """
+    synthesized = request.getfixturevalue(profile)
+    (cluster,) = resources(synthesized.infra, "aws_eks_cluster").values()
+    assert cluster.get("upgrade_policy") == {"support_type": "STANDARD"}, (
+        f"{profile}: without support_type STANDARD the cluster enters extended support (6x the price)")
+
+
 def test_admin_access_entries(synth, synth_prod):
+    """dev: no admin, no CI (tests/test_cluster_access.py covers the CI roles' entries)."""
     assert not resources(synth.infra, "aws_eks_access_entry")
-    only(synth_prod.infra, "aws_eks_access_entry")
     assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("infra"), EksAccessEntry.TF_RESOURCE_TYPE,
                                                     {"principal_arn": "arn:aws:iam::123456789012:role/platform-admins"})
-    association = only(synth_prod.infra, "aws_eks_access_policy_association")
-    assert association["policy_arn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    associations = resources(synth_prod.infra, "aws_eks_access_policy_association").values()
+    assert len(associations) == 2  # the admin and the deploy role
+    assert all(a["policy_arn"].endswith(":cluster-access-policy/AmazonEKSClusterAdminPolicy") for a in associations)
 
 
 def test_nodes_require_imdsv2_and_encrypted_volumes_in_private_subnets(synth):

@@ -18,23 +18,33 @@ MIGRATION_GATE = "wait-for-airflow-migrations"
 
 
 def test_no_job_can_vanish_while_helm_waits_for_it(rendered_variant):
+    """Whichever way the release is configured: if Helm waits for jobs, every Job outlives the
+    wait; if any Job can delete itself within the wait, Helm does not wait for jobs."""
     variant, synthesized, rendered = rendered_variant
     release = chart_release(synthesized.apps, "airflow")
-    if not release.get("wait_for_jobs"):
-        return  # Helm never reads a Job: nothing can vanish under it
-    for job in rendered.of_kind("Job"):
-        ttl = job["spec"].get("ttlSecondsAfterFinished")
-        assert ttl is None or ttl > release["timeout"], (
-            f"{variant}: Job {job['metadata']['name']} deletes itself {ttl} s after it finishes, but Helm waits "
-            f"up to {release['timeout']} s and fails the release when a Job it waits for is gone")
+    jobs = rendered.of_kind("Job")
+    assert jobs, f"{variant}: no Job rendered: nothing to check"
+    vanishing = sorted(job["metadata"]["name"] for job in jobs
+                       if job["spec"].get("ttlSecondsAfterFinished") is not None
+                       and job["spec"]["ttlSecondsAfterFinished"] <= release["timeout"])
+    waits_for_jobs = bool(release.get("wait_for_jobs"))
+    assert not (waits_for_jobs and vanishing), (
+        f"{variant}: Helm waits up to {release['timeout']} s for Jobs, but {vanishing} delete themselves "
+        "sooner; Helm fails the release on a Job it waits for that is gone, and atomic uninstalls it")
 
 
 def test_a_deploy_succeeds_only_after_the_migration(rendered_variant):
+    """Helm's wait covers the migration either way: it waits for the migration Job itself
+    (wait_for_jobs), or for pods that each wait for the migration before they can be ready."""
     variant, synthesized, rendered = rendered_variant
     release = chart_release(synthesized.apps, "airflow")
     assert release["wait"] is True and release["atomic"] is True
-    assert rendered.get("Job", f"{rendered.release_name}-run-airflow-migrations")
+    migration = rendered.get("Job", f"{rendered.release_name}-run-airflow-migrations")
+    assert migration
     if release.get("wait_for_jobs"):
+        # Helm itself waits for the migration Job to complete: it must still be there to be read.
+        ttl = migration["spec"].get("ttlSecondsAfterFinished")
+        assert ttl is None or ttl > release["timeout"], f"{variant}: the migration Job vanishes under Helm's wait"
         return
     gated = {"api-server", "scheduler", "dag-processor", "triggerer", "worker"}
     for workload in rendered.workloads():

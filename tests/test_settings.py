@@ -338,6 +338,9 @@ RULE_CASES = [
     case("git_sync_credentials_secret_with_ssh", "git_sync_credentials_secret", "works over https only",
          git_sync_repo=SSH_REPO, git_sync_ssh_secret="git-key",  # pragma: allowlist secret
          git_sync_credentials_secret="git-token"),  # pragma: allowlist secret
+    case("cluster_admin_is_ci_role", "cluster_admin_principal_arns", "the CI roles get their own access entries",
+         state_bucket="example-terraform-state",
+         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/github-airflow-dev-deploy"),
     # the input itself
     case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
     case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),

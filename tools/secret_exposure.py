@@ -12,7 +12,11 @@ Terraform keeps neither in state or plans. Everything else that carries one is r
 - secret-carrying attributes that are not write-only (`kubernetes_secret_v1.data`,
   `aws_secretsmanager_secret_version.secret_string`, `aws_db_instance.password`, ...);
 - any reference to an ephemeral value outside a write-only attribute or another ephemeral
-  block (Terraform rejects it too; this says where).
+  block (Terraform rejects it too; this says where);
+- a secret that bypasses the helpers of `airflow_platform/constructs/ephemeral.py`: an
+  ephemeral block of another type, a reference to an ephemeral block the stack does not
+  declare, a write-only attribute that draws on no ephemeral block (a literal, or a value
+  Terraform stores) or on a stored secret, a Kubernetes Secret that does not write `data_wo`.
 Exit status 1 when anything is found.
 """
 
@@ -22,6 +26,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from airflow_platform.constructs.ephemeral import HELPER_TYPES
 
 SECRET_DATA_SOURCES = {
     "aws_secretsmanager_random_password": "its value is also its id, printed on every read",  # pragma: allowlist secret
@@ -51,6 +57,11 @@ SECRET_ATTRIBUTES = {
 }
 DATA_REF = re.compile(r"\bdata\.(" + "|".join(map(re.escape, SECRET_DATA_SOURCES)) + r")\.")
 EPHEMERAL_REF = re.compile(r"\bephemeral\.")
+EPHEMERAL_BLOCK_REF = re.compile(r"\bephemeral\.([a-z0-9_]+)\.([A-Za-z0-9_-]+)")
+# A resource attribute that Terraform stores and that holds a secret: `<type>.<name>.<attribute>`.
+STORED_SECRET_REF = re.compile(
+    r"(?<![.\w])(" + "|".join(map(re.escape, sorted({*SECRET_RESOURCES, *SECRET_ATTRIBUTES}))) + r")\.[\w-]+\.")
+KUBERNETES_SECRETS = ("kubernetes_secret_v1", "kubernetes_secret")
 
 
 def find_exposures(stack: dict) -> list[str]:
@@ -68,6 +79,7 @@ def find_exposures(stack: dict) -> list[str]:
             for attribute in SECRET_ATTRIBUTES.get(rtype, ()):
                 if body.get(attribute) not in (None, {}, [], ""):
                     found.append(f"{where}.{attribute}: secret in a stored attribute (use {attribute}_wo)")
+    found += _bypassing_the_helpers(stack)
     for path, value in _strings(stack, ()):
         if path[0] == "ephemeral":
             continue
@@ -75,6 +87,33 @@ def find_exposures(stack: dict) -> list[str]:
             found.append(f"{'.'.join(path)}: reads a secret-valued data source")
         if EPHEMERAL_REF.search(value) and not any(p.endswith("_wo") for p in path):
             found.append(f"{'.'.join(path)}: an ephemeral value outside a write-only attribute")
+    return found
+
+
+def _bypassing_the_helpers(stack: dict) -> list[str]:
+    """Secrets that do not come from the ephemeral helpers, or do not leave through `*_wo`."""
+    found: list[str] = []
+    declared = {(etype, name) for etype, blocks in stack.get("ephemeral", {}).items() for name in blocks}
+    for etype, name in sorted(declared):
+        if etype not in HELPER_TYPES:
+            found.append(f"ephemeral.{etype}.{name}: not a type the helpers of constructs/ephemeral.py declare")
+    for path, value in _strings(stack, ()):
+        for etype, name in EPHEMERAL_BLOCK_REF.findall(value):
+            if (etype, name) not in declared:
+                found.append(f"{'.'.join(path)}: refers to ephemeral.{etype}.{name}, which the stack does not declare")
+    for rtype, blocks in stack.get("resource", {}).items():
+        for name, body in blocks.items():
+            for attribute, value in body.items():
+                if not attribute.endswith("_wo"):
+                    continue
+                texts = [text for _, text in _strings(value, ())]
+                where = f"{rtype}.{name}.{attribute}"
+                if not any(EPHEMERAL_BLOCK_REF.search(text) for text in texts):
+                    found.append(f"{where}: draws on no ephemeral block (a literal or a stored value)")
+                if any(STORED_SECRET_REF.search(text) for text in texts):
+                    found.append(f"{where}: draws on a secret that Terraform stores")
+            if rtype in KUBERNETES_SECRETS and "data_wo" not in body:
+                found.append(f"{rtype}.{name}: a Kubernetes Secret that does not write data_wo")
     return found
 
 

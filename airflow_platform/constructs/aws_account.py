@@ -33,6 +33,10 @@ class AwsAccount(Construct):
         region = self.region if regional else ""
         return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
 
+    def iam_arn(self, resource: str) -> str:
+        """An IAM ARN of this account (IAM is global: no region), e.g. `role/<name>`."""
+        return f"arn:{self.partition}:iam::{self.account_id}:{resource}"
+
     @property
     def root_arn(self) -> str:
         return f"arn:{self.partition}:iam::{self.account_id}:root"

@@ -46,7 +46,10 @@ class EksWithCsi(Construct):
       control-plane log types to an encrypted log group.
     - Standard support only (`upgrade_policy`): never billed for extended support.
     - API endpoint private, and public only to `endpoint_public_cidrs`; access entries
-      (API authentication mode): the creator is admin, plus `admin_principal_arns`.
+      (API authentication mode), each explicit: `admin_principal_arns` (the deploy role among
+      them, when CI exists) are cluster admins; each of `group_principal_arns` gets only its
+      Kubernetes groups, which RBAC in the apps stack binds. No implicit creator entry.
+      Both are keyed by construct id (the Terraform address: keep it stable across deploys).
     - One managed node group in the private subnets from a launch template: IMDSv2 only
       with hop limit 1 (pods cannot borrow the node's role), encrypted gp3 root volume,
       the node security group.
@@ -60,7 +63,8 @@ class EksWithCsi(Construct):
 
     def __init__(
         self, scope: Construct, id: str, *, name: str, kubernetes_version: str, vpc: EksVpc,
-        endpoint_public_cidrs: list[str], admin_principal_arns: list[str], instance_types: list[str],
+        endpoint_public_cidrs: list[str], admin_principal_arns: dict[str, str],
+        group_principal_arns: dict[str, tuple[str, tuple[str, ...]]], instance_types: list[str],
         min_size: int, desired_size: int, max_size: int, disk_size_gib: int, log_retention_days: int,
     ) -> None:
         super().__init__(scope, id)
@@ -117,20 +121,30 @@ class EksWithCsi(Construct):
             encryption_config=EksClusterEncryptionConfig(
                 resources=["secrets"], provider=EksClusterEncryptionConfigProvider(key_arn=secrets_key.arn)),
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
+            # Every admin is an explicit entry below; none is implied by who ran the first apply
+            # (an operator's laptop, or CI), which no one could see or revoke in the code.
             access_config=EksClusterAccessConfig(authentication_mode="API",
-                                                 bootstrap_cluster_creator_admin_permissions=True),
+                                                 bootstrap_cluster_creator_admin_permissions=False),
             # Never drift into extended support (six times the price) unnoticed: at the end of
             # standard support EKS upgrades the control plane instead.
             upgrade_policy=EksClusterUpgradePolicy(support_type="STANDARD"),
+            # The creator flag is ForceNew and DescribeCluster does not return it (aws 5.100.0
+            # keeps the configured value): clusters created with the old `true` keep it, and
+            # are not replaced. Their creator's automatic entry stays (docs/ci-cd.md: adopt it).
+            lifecycle=TerraformResourceLifecycle(
+                ignore_changes=["access_config[0].bootstrap_cluster_creator_admin_permissions"]),
             depends_on=[cluster_policy, log_group],
         )
-        for i, principal in enumerate(admin_principal_arns):
-            entry = EksAccessEntry(self, f"admin_{i}", cluster_name=cluster.name, principal_arn=principal)
+        for entry_id, principal in admin_principal_arns.items():
+            entry = EksAccessEntry(self, entry_id, cluster_name=cluster.name, principal_arn=principal)
             EksAccessPolicyAssociation(
-                self, f"admin_{i}_policy", cluster_name=cluster.name, principal_arn=entry.principal_arn,
+                self, f"{entry_id}_policy", cluster_name=cluster.name, principal_arn=entry.principal_arn,
                 policy_arn=f"arn:{account.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
             )
+        for entry_id, (principal, groups) in group_principal_arns.items():
+            EksAccessEntry(self, entry_id, cluster_name=cluster.name, principal_arn=principal,
+                           kubernetes_groups=list(groups))
 
         # --- nodes -------------------------------------------------------------------------
         node_role = IamRole(self, "node_role", name=f"{name}-eks-nodes",

@@ -19,6 +19,12 @@ from cdktf import TerraformStack
 from constructs import Construct
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# The ephemeral resource types the helpers below declare, and the attribute each yields: the
+# only sources of secret values in the stacks (tools/secret_exposure.py checks it stack-wide).
+HELPER_TYPES = {
+    "aws_secretsmanager_random_password": "random_password",  # pragma: allowlist secret
+    "aws_secretsmanager_secret_version": "secret_string",  # pragma: allowlist secret
+}
 
 
 @dataclass(frozen=True)
@@ -54,13 +60,13 @@ def ephemeral_random_password(scope: Construct, name: str, *, length: int) -> st
         raise ValueError(f"password length must be 16..4096, got {length}")
     ref = ephemeral(scope, "aws_secretsmanager_random_password", name,
                     {"password_length": length, "exclude_punctuation": True})
-    return ref.attr("random_password")
+    return ref.attr(HELPER_TYPES[ref.type])
 
 
 def ephemeral_secret_string(scope: Construct, name: str, *, secret_id: str) -> str:
     """The current value of a Secrets Manager secret, read at plan/apply time, in no state."""
     ref = ephemeral(scope, "aws_secretsmanager_secret_version", name, {"secret_id": secret_id})
-    return ref.attr("secret_string")
+    return ref.attr(HELPER_TYPES[ref.type])
 
 
 def expression(interpolation: str) -> str:

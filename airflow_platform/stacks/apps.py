@@ -13,10 +13,12 @@ from airflow_platform.constructs.airflow_release import (
     AirflowRelease, Availability, CeleryWorkers, DatabaseConnection, GitSync, InfraRefs, LoadBalancedUi,
 )
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_roles_have_entries
 from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.constructs.keda import Keda
+from airflow_platform.constructs.plan_reader import PlanReader
 from airflow_platform.setting_rules import cidrs
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
@@ -48,6 +50,9 @@ class AppsStack(TerraformStack):
             exec=HelmProviderKubernetesExec(api_version=EXEC_API_VERSION, command="aws", args=token_args),
         ))
 
+        if ci_roles_have_entries(s.state_bucket):
+            # The plan role's access entry (infra stack) carries this group: read-only refreshes.
+            PlanReader(self, "plan_reader", group=PLAN_READER_GROUP)
         storage = DefaultStorageClass(self, "storage")
         # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
         autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", region=s.region, kubernetes_version=s.eks_version,

@@ -29,6 +29,7 @@ from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 from airflow_platform.ci_environments import deploy_environment, environment_subject, plan_environment
 from airflow_platform.ci_policies import CiTarget, boundary_policy, deploy_policy, plan_policy
+from airflow_platform.cluster_access import ci_role_names
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.iam_policy import policy_json
 from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
@@ -77,11 +78,11 @@ class BootstrapStack(TerraformStack):
             provider_arn = IamOpenidConnectProvider(self, "github_oidc", url=f"https://{GITHUB_OIDC_HOST}",
                                                     client_id_list=["sts.amazonaws.com"]).arn
 
+        ci_roles = ci_role_names(s.prefix)
         target = CiTarget(
             partition=account.partition, account_id=account.account_id, region=s.region, name=s.name,
             profile=s.profile, prefix=s.prefix, state_bucket=bucket.bucket, state_key_prefix=s.state_key_prefix,
-            # Outside `<prefix>-*`, the names the deploy role may manage.
-            plan_role_name=f"github-{s.prefix}-plan", deploy_role_name=f"github-{s.prefix}-deploy",
+            plan_role_name=ci_roles.plan, deploy_role_name=ci_roles.deploy,
             boundary_name=s.permissions_boundary_name,
         )
         boundary = IamPolicy(self, "permissions_boundary", name=target.boundary_name,

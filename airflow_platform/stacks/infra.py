@@ -6,6 +6,8 @@ from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
 from airflow_platform.airflow_identity import log_service_accounts
+from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_role_names, ci_roles_have_entries
+from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
@@ -20,6 +22,21 @@ from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra_moved import move_from_earlier_addresses
 from airflow_platform.stacks.infra_outputs import InfraOutputs
+
+
+def cluster_access_entries(
+    s: Settings, account: AwsAccount,
+) -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
+    """(cluster admins, group-only readers), keyed by the entry's construct id: the operators
+    in cluster_admin_principal_arns; with CI, the deploy role (admin: it deploys the apps stack,
+    destroys and rotates) and the plan role (read only, through PLAN_READER_GROUP)."""
+    admins = {f"admin_{i}": arn for i, arn in enumerate(s.cluster_admin_principal_arns)}
+    readers: dict[str, tuple[str, tuple[str, ...]]] = {}
+    if ci_roles_have_entries(s.state_bucket):
+        roles = ci_role_names(s.prefix)
+        admins["deploy_role"] = account.iam_arn(f"role/{roles.deploy}")
+        readers["plan_role"] = (account.iam_arn(f"role/{roles.plan}"), (PLAN_READER_GROUP,))
+    return admins, readers
 
 
 class InfraStack(TerraformStack):
@@ -42,10 +59,11 @@ class InfraStack(TerraformStack):
             availability_zones=list(s.availability_zones), subnet_cidrs=cidrs(s.rds_subnet_cidrs),
             public_subnets=s.rds_subnets_public, flow_log_retention_days=s.flow_log_retention_days,
         )
+        admins, readers = cluster_access_entries(s, AwsAccount.of(self))
         cluster = EksWithCsi(
             self, "eks", name=s.cluster_name, kubernetes_version=s.eks_version, vpc=eks_vpc,
             endpoint_public_cidrs=cidrs(s.cluster_endpoint_public_cidrs),
-            admin_principal_arns=list(s.cluster_admin_principal_arns),
+            admin_principal_arns=admins, group_principal_arns=readers,
             instance_types=list(s.node_instance_types), min_size=s.node_min_size,
             desired_size=s.node_desired_size, max_size=s.node_max_size, disk_size_gib=s.node_disk_size_gib,
             log_retention_days=s.flow_log_retention_days,
