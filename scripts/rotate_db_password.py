@@ -28,7 +28,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_platform.constructs.secret_store import GENERATED, secret_name  # noqa: E402
+from airflow_platform.generated_secrets import GENERATED, secret_name  # noqa: E402
 
 # The apps stack only. cdktf refuses `deploy apps` alone ("The following dependencies are not
 # included in the stacks to run: infra"), so either infra is named too or the check is waived.
