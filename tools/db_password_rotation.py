@@ -103,3 +103,15 @@ def consumers_before_the_job(apps: dict) -> list[str]:
     job = bootstrap_job(apps)
     return [s.address for s in changed_by_a_new_version(apps, graph)
             if s.kind != "job" and job not in reachable(graph, s.address)]
+
+
+def version_annotations(apps: dict) -> set[str]:
+    """The pod annotations that carry the password's current version id (on the Job's pods;
+    the release puts the same keys on the pods it restarts on a new version)."""
+    versions = password_versions(apps)
+    job = apps["resource"]["kubernetes_job_v1"][bootstrap_job(apps).split(".", 1)[1]]
+    annotations = job["spec"]["template"]["metadata"].get("annotations", {})
+    probe = {"locals": apps.get("locals", {}), "data": apps.get("data", {}),
+             "resource": {"terraform_data": {f"a{i}": {"input": value} for i, value in enumerate(annotations.values())}}}
+    graph = dependency_graph(probe)
+    return {key for i, key in enumerate(annotations) if versions in graph[f"terraform_data.a{i}"]}

@@ -33,8 +33,10 @@ def git_sync(repo: Path, dags_root: Path, env: dict[str, str], timeout: float = 
     commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                             check=True, timeout=timeout).stdout.strip()
     worktree = dags_root / ".worktrees" / commit
-    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", "--depth", depth, f"file://{repo}", str(worktree)],
-                   capture_output=True, text=True, check=True, timeout=timeout)
+    if not worktree.exists():  # a restarted pod finds its earlier checkout (the same commit)
+        subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", "--depth", depth, f"file://{repo}",
+                        str(worktree)], capture_output=True, text=True, check=True, timeout=timeout)
+    (dags_root / link).unlink(missing_ok=True)
     (dags_root / link).symlink_to(Path(".worktrees") / commit)
 
 
@@ -117,6 +119,16 @@ class Components:
             raise errors[0]
         for kind, name in workloads:
             self.start_main(kind, name)
+
+    def stop_pods(self, names: set[str], timeout: float = 15.0) -> None:
+        """Stop the running containers of these pods (a rollout replaces them)."""
+        with self.lock:
+            stopping = [p for p in self.processes if p.container.pod in names]
+            self.processes = [p for p in self.processes if p.container.pod not in names]
+        for process in stopping:
+            process.signal(signal.SIGTERM)
+        for process in stopping:
+            process.stop(timeout=timeout)
 
     def check_alive(self) -> None:
         for process in self.processes:
