@@ -4,10 +4,13 @@
 1. Draws a new password with Secrets Manager's GetRandomPassword (32 alphanumerics) and
    stores it as the new AWSCURRENT version of `<prefix>/airflow/db-password`. The value
    goes from one AWS call to the next: it is never printed, logged or written to disk.
-2. Runs `cdktf deploy apps --auto-approve`. The new version id changes the revision of
-   the Kubernetes Secrets built from it (rewritten write-only), replaces the bootstrap Job
-   (which sets the new password on the role, as master, over TLS), and changes the pods'
-   annotation, so Helm restarts PgBouncer and every Airflow component with the new value.
+2. Deploys the apps stack alone (DEPLOY below). The new version id replaces the role
+   bootstrap Job, which sets the new password on the role (as master, over TLS); only once
+   it succeeded are the Kubernetes Secrets built from the password rewritten (write-only),
+   and then the pods' annotation changes, so Helm restarts PgBouncer and every Airflow
+   component with the new value. If the Job fails, the apply stops there: the database,
+   the Secrets and the pods all keep the old password, and the next deploy completes the
+   rotation (the new version stays current in Secrets Manager).
 
 The RDS master password is untouched (RDS rotates it on its own; Airflow never uses it).
 Needs the deploy's AWS credentials and the same AIRFLOW_PLATFORM_* settings as the deploy.
@@ -25,9 +28,14 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from airflow_platform.constructs.secret_store import GENERATED, secret_name  # noqa: E402
+from airflow_platform.generated_secrets import GENERATED, secret_name  # noqa: E402
 
-DEPLOY = ["cdktf", "deploy", "apps", "--auto-approve"]
+# The apps stack only. cdktf refuses `deploy apps` alone ("The following dependencies are not
+# included in the stacks to run: infra"), so either infra is named too or the check is waived.
+# Naming infra would also apply any infra change pending in this checkout (a node group, the
+# database) as a side effect of a password rotation; with the flag, apps reads infra's outputs
+# from its state as last deployed, and infra is neither planned nor applied.
+DEPLOY = ["cdktf", "deploy", "apps", "--ignore-missing-stack-dependencies", "--auto-approve"]
 LENGTH = next(g.length for g in GENERATED if g.name == "db-password")
 
 
@@ -54,9 +62,10 @@ def main(argv: list[str] | None = None, *, client=None, run: Callable[[list[str]
     version = rotate(client, settings.prefix)
     print(f"new version {version} of {secret_name(settings.prefix, 'db-password')} is current", flush=True)
     if args.no_deploy:
-        print("not deployed: run `make deploy` (or `cdktf deploy apps`) to apply it")
+        print(f"not deployed: `make deploy` (or `{' '.join(DEPLOY)}`) applies it")
         return 0
-    print(f"$ {' '.join(DEPLOY)}  (re-runs the role bootstrap Job, restarts PgBouncer and Airflow)", flush=True)
+    print(f"$ {' '.join(DEPLOY)}  (re-runs the role bootstrap Job, then rewrites the Secrets and restarts "
+          "PgBouncer and Airflow)", flush=True)
     return (run or (lambda cmd: subprocess.run(cmd, check=False).returncode))(DEPLOY)
 
 

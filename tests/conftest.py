@@ -100,6 +100,20 @@ def infra_terraform_dir(synth, tmp_path_factory) -> Path:
     return stack_dir
 
 
+@pytest.fixture(scope="session")
+def cdktf_projects(synth, tmp_path_factory):
+    """Offline cdktf projects with the dev synthesis's real manifest and trivial stacks
+    (tests/cdktf_check.py, tools/cdktf_offline.py)."""
+    from cdktf_check import ProjectFactory
+    from tools.cdktf_offline import CdktfUnavailable, OfflineCdktfProject
+
+    try:
+        OfflineCdktfProject.check_tools()
+    except CdktfUnavailable as err:
+        pytest.fail(str(err))
+    return ProjectFactory(synth.outdir, tmp_path_factory.mktemp)
+
+
 # --- the charts, rendered with `helm template` exactly as the apps stack passes them ------
 
 

@@ -14,7 +14,7 @@ import copy
 
 import pytest
 
-from tf_graph import Graph, dependency_graph, dot_graph, find_path, of_type, reachable
+from tools.tf_graph import Graph, dependency_graph, dot_graph, find_path, of_type, reachable
 from tools.terraform_cli import terraform
 
 

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tf_graph import dependency_graph, dot_graph, reachable
+from tools.tf_graph import dependency_graph, dot_graph, reachable
 from tools.terraform_cli import terraform
 
 RULE_TYPES = ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")

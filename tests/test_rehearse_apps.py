@@ -136,6 +136,40 @@ def test_the_rehearsal_fails_for_a_broken_database_path(synth, tmp_path, sabotag
 
 
 @pytest.mark.terraform
+def test_a_new_password_version_rewrites_only_the_secrets_built_from_it(synth, tmp_path):
+    from tools.db_password_rotation import rotation_steps
+    from tools.rehearse_apps.rotation import passwords_in
+    from tools.rehearse_apps.secret_values import SecretFiller
+
+    filler = SecretFiller(synth.infra, synth.apps)
+    before = filler.evaluate(tmp_path / "before")
+    [arn] = [a for a in filler.store if a.endswith("/airflow/db-password")]
+    filler.put_value(arn, 'n3w"pass@word')
+    after = filler.evaluate(tmp_path / "after")
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {s.name for s in rotation_steps(synth.apps) if s.kind == "secret"}
+    assert all(passwords_in(after[name]) == {'n3w"pass@word'} for name in changed - {"airflow-pgbouncer-config"})
+    assert passwords_in(after["airflow-pgbouncer-config"]) == {'n3w"pass@word'}
+    assert filler.store[arn] == 'n3w"pass@word'
+
+
+@pytest.mark.apps_rehearsal
+def test_the_rehearsal_fails_when_the_secrets_do_not_wait_for_the_job(synth, tmp_path):
+    """The rotation follows the stack's order: Secrets that may be written before the Job
+    (their depends_on removed) hand PgBouncer a password the database does not know yet."""
+    from tools.db_password_rotation import bootstrap_job
+
+    def unordered(apps):
+        job = bootstrap_job(apps)
+        for secret in apps["resource"]["kubernetes_secret_v1"].values():
+            secret["depends_on"] = [d for d in secret.get("depends_on", []) if d != job]
+
+    result = _rehearse(_with_apps(synth, tmp_path, unordered), "--runs", "1")
+    assert result.returncode != 0, result.stdout[-4000:]
+    assert "a consumer learned the new password before the database did" in result.stdout, result.stdout[-6000:]
+
+
+@pytest.mark.terraform
 def test_write_only_secrets_read_ephemerally_from_the_infra_stack_are_filled(tmp_path):
     """The shape of generated secrets kept in Secrets Manager (issue 12): drawn by an ephemeral
     random password in the infra stack, written write-only, read ephemerally by the apps stack

@@ -130,6 +130,13 @@ def stand_in(rtype: str, name: str, config: dict, path: list[str]) -> str:
         return f"arn:aws:iam::{FAKE_ACCOUNT}:role/{config['name']}"
     if rtype == "aws_s3_bucket" and attribute in ("bucket", "id"):
         return config.get("bucket") or f"{config['bucket_prefix']}20261124000000000000000001"
+    if rtype == "aws_secretsmanager_secret" and attribute in ("arn", "id") and "name" in config:
+        # AWS appends "-" and 6 random characters to the name; without them this is a partial
+        # ARN, which Secrets Manager accepts as a SecretId (API reference, GetSecretValue:
+        # "You can specify a partial ARN too", unless the name itself ends in "-" and six
+        # characters, as `jwt-secret` does) and moto maps to the name (utils.py,
+        # get_secret_name_from_partial_arn). The apps rehearsal names its secrets so.
+        return f"arn:aws:secretsmanager:us-east-1:{FAKE_ACCOUNT}:secret:{config['name']}"
     if rtype == "aws_db_instance" and attribute == "address":
         return f"{config['identifier']}.abcdefghijkl.us-east-1.rds.amazonaws.com"
     if rtype == "aws_db_instance" and attribute == "port":

@@ -54,8 +54,9 @@ class AirflowRelease(Construct):
     Terraform then reports the error.
 
     Before the chart, DbRoleBootstrap's Job creates or updates Airflow's own database role;
-    a new version of that role's password re-runs it and, through the
-    `airflow-platform/db-password-version` pod annotation, restarts PgBouncer and Airflow.
+    a new version of that role's password re-runs it, then rewrites the Secrets built from
+    it, then, through the `airflow-platform/db-password-version` pod annotation, restarts
+    PgBouncer and Airflow. A failed Job stops the apply before the Secrets change.
 
     `depends_on`: what must exist before the chart (the default StorageClass, the autoscaler,
     KEDA when workers autoscale).
@@ -79,6 +80,10 @@ class AirflowRelease(Construct):
             password_secret_arn=infra.secret_arns["db-password"], password_version_id=secrets.db_password.version_id,
             role_arn=infra.db_bootstrap_role_arn,
         )
+        # The database learns a new password before any consumer: the Secrets built from it are
+        # rewritten only after the Job set it on the role, and the chart (which restarts
+        # PgBouncer and Airflow on the new version) only after both.
+        secrets.write_after(secrets.db_password, db_role.job)
         values = computed_values(image_tag=image_tag, region=region, git_sync=git_sync, ui=ui, workers=workers,
                                  availability=availability, secrets=secrets, infra=infra)
         # A new Airflow role password restarts every pod that holds it (Airflow's and PgBouncer's).

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformLocal, Token
+from cdktf import TerraformLocal, TerraformResource, Token
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.data_aws_secretsmanager_secret_versions import DataAwsSecretsmanagerSecretVersions
@@ -93,6 +93,7 @@ class AirflowSecrets(Construct):
             raise ValueError(f"secret_arns lacks the generated secrets {missing}")
         self._namespace = namespace
         self.resources: list[SecretV1] = []
+        self._built_from: dict[SecretSource, list[SecretV1]] = {}
         src = {name: SecretSource(self, name, secret_arns[name]) for name in SOURCES}
         self.db_password = db = src["db-password"]
         redis = src["redis-password"]
@@ -129,6 +130,16 @@ class AirflowSecrets(Construct):
         self.admin_password = self._secret("admin-password", {
             "password": f"${{{src['admin-password'].value}}}"}, src["admin-password"])
 
+    def write_after(self, source: SecretSource, *resources: TerraformResource) -> None:
+        """The Secrets built from `source` are (re)written only after `resources` are applied.
+
+        For the database password: after the Job that sets it on the role, so no consumer
+        (PgBouncer, Airflow) is handed a password the database does not accept yet, and a
+        failed Job stops the apply before any of them changes."""
+        addresses = [f"{r.terraform_resource_type}.{r.friendly_unique_id}" for r in resources]
+        for secret in self._built_from[source]:
+            secret.depends_on = [*(secret.depends_on or []), *addresses]
+
     def _secret(self, suffix: str, data: dict[str, str], *sources: SecretSource) -> str:
         secret = SecretV1(
             self, suffix.replace("-", "_"), type="Opaque", data_wo=data, data_wo_revision=revision(*sources),
@@ -136,6 +147,8 @@ class AirflowSecrets(Construct):
                                       labels={"app.kubernetes.io/managed-by": "terraform"}),
         )
         self.resources.append(secret)
+        for source in sources:
+            self._built_from.setdefault(source, []).append(secret)
         return secret.metadata.name
 
 

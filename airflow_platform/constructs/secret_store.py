@@ -12,47 +12,17 @@ decrypt only with their two keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 
 from airflow_platform.airflow_identity import DB_BOOTSTRAP_SERVICE_ACCOUNT
+from airflow_platform.generated_secrets import GENERATED, Generated, output_name, secret_name  # noqa: F401
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.ephemeral import ephemeral_random_password
 from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole
 from airflow_platform.constructs.kms import EncryptionKey
-
-
-@dataclass(frozen=True)
-class Generated:
-    """One generated secret: its name under `<prefix>/airflow/`, and the random length."""
-
-    name: str
-    length: int
-    what: str
-    fernet: bool = False  # stored as a Fernet key: the 32 random characters, url-safe base64
-
-
-GENERATED = (
-    Generated("fernet-key", 32, "Fernet key: encrypts connections and variables in the database", fernet=True),
-    Generated("api-secret-key", 64, "API server secret key: signs session cookies"),
-    Generated("jwt-secret", 64, "JWT secret: signs tokens between Airflow components"),
-    Generated("redis-password", 48, "Redis (Celery broker) password"),
-    Generated("admin-password", 32, "password of the initial Airflow admin user"),
-    Generated("db-password", 32, "password of Airflow's own PostgreSQL role"),
-)
-
-
-def secret_name(prefix: str, name: str) -> str:
-    return f"{prefix}/airflow/{name}"
-
-
-def output_name(name: str) -> str:
-    """The infra output holding the ARN of the generated secret `name`."""
-    return f"{name.replace('-', '_')}_secret_arn"
 
 
 class AirflowSecretStore(Construct):

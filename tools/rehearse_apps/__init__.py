@@ -11,9 +11,15 @@
 3. Run the rendered migrate-database and create-user jobs, then every Airflow component
    (API server, scheduler, dag-processor, triggerer, Celery worker) with its init containers,
    DAGs delivered as git-sync would.
-4. Through the API server's Service: sign in as the created admin, trigger both DAGs, wait for
-   success, measure a burst of runs, and check every task log landed in S3 (`traffic.py`).
-5. Clean up on success, failure, Ctrl-C and SIGTERM, printing each phase (`phases.py`).
+4. Through the API server's Service: sign in as the created admin, trigger both DAGs and wait
+   for success.
+5. Rotate Airflow's database password twice, as `make rotate-db-password` does (`rotation.py`):
+   the script stores a new version in moto, then the Job, the Secrets and the restarts run in
+   the order the apps stack's dependencies give; the DAGs run again on the new password. The
+   second time the Job cannot read the master secret (an injected failure): nothing after it
+   runs, PgBouncer restarted from its Secret and Airflow keep working on the old password.
+6. Measure a burst of runs, and check every task log landed in S3 (`traffic.py`).
+7. Clean up on success, failure, Ctrl-C and SIGTERM, printing each phase (`phases.py`).
 
 What the local servers lack compared with the chart's images is adapted in `adaptations.py`
 only, and printed when applied.

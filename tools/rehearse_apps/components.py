@@ -8,6 +8,7 @@ metrics exporter and StatsD's exporter (metrics only: a UDP sink receives StatsD
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -33,8 +34,10 @@ def git_sync(repo: Path, dags_root: Path, env: dict[str, str], timeout: float = 
     commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
                             check=True, timeout=timeout).stdout.strip()
     worktree = dags_root / ".worktrees" / commit
-    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", "--depth", depth, f"file://{repo}", str(worktree)],
-                   capture_output=True, text=True, check=True, timeout=timeout)
+    if not worktree.exists():  # a restarted pod finds its earlier checkout (the same commit)
+        subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", "--depth", depth, f"file://{repo}",
+                        str(worktree)], capture_output=True, text=True, check=True, timeout=timeout)
+    (dags_root / link).unlink(missing_ok=True)
     (dags_root / link).symlink_to(Path(".worktrees") / commit)
 
 
@@ -117,6 +120,30 @@ class Components:
             raise errors[0]
         for kind, name in workloads:
             self.start_main(kind, name)
+
+    def stop_pods(self, names: set[str], longest_grace: float = 60.0) -> None:
+        """Stop the running containers of these pods as the kubelet does when a rollout replaces
+        them: SIGTERM to each container's main process only (a Celery worker then finishes its
+        tasks, their log uploads included), up to the pod's terminationGracePeriodSeconds
+        (default 30, at most `longest_grace` here), then SIGKILL to whatever is left."""
+        with self.lock:
+            stopping = [p for p in self.processes if p.container.pod in names]
+            self.processes = [p for p in self.processes if p.container.pod not in names]
+        for process in stopping:
+            if process.alive():
+                process.popen.send_signal(signal.SIGTERM)
+        for process in stopping:
+            workload = next(w for w in self.rendered.workloads() if w["metadata"]["name"] == process.container.pod)
+            grace = min(float(pod_spec(workload).get("terminationGracePeriodSeconds", 30)), longest_grace)
+            try:
+                process.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+            try:  # the container's other processes end with it
+                os.killpg(process.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.popen.wait()
 
     def check_alive(self) -> None:
         for process in self.processes:

@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tools.chart_render import REPO, Rendered, TerraformValues, render_release
+from tools.chart_render import REPO, Rendered, TerraformValues, pod_spec, render_release
+from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
 from tools.rehearse_apps.pods import PodFactory
+from tools.rehearse_apps.rotation import Database, PasswordRotation, script_env, unreadable_secret
 from tools.rehearse_apps.secret_values import SecretFiller
 from tools.rehearse_apps.stack_jobs import stack_manifests
 from tools.rehearse_apps.servers import check_installed, start_postgres
@@ -38,7 +40,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "default: synthesize the dev profile")
     parser.add_argument("--runs", type=int, default=50, help="runs of the BashOperator sample for the throughput")
     parser.add_argument("--throughput-dag", default="example_empty_then_bash")
-    parser.add_argument("--deadline", type=float, default=360, help="seconds the run may take before cleanup (the issue: 6 minutes on 2 cores)")
+    parser.add_argument("--deadline", type=float, default=420, help="seconds the run may take before cleanup "
+                        "(6 minutes on 2 cores, and 1 more for the two password rotations)")
     return parser.parse_args(argv)
 
 
@@ -180,7 +183,7 @@ class Rehearsal:
             # Terraform writes into secrets of its own (at the ARNs the manifests name).
             sm = _client("secretsmanager", moto.endpoint, region)
             for arn, value in {filler.master_secret_arn(): json.dumps(master), **filler.store}.items():
-                sm.create_secret(Name=arn, SecretString=value)
+                sm.create_secret(Name=_secret_name(arn), SecretString=value)
 
         irsa = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": region,  # pragma: allowlist secret
                 "AWS_REGION": region, "AWS_ENDPOINT_URL": moto.endpoint}
@@ -242,6 +245,70 @@ class Rehearsal:
                 clock.say(f"  {dag_id}: {len(runs)} run(s) succeeded")
             self.figures["first successful DAG run"] = f"{first['t']:.1f} s after start"
 
+        # `make rotate-db-password`, twice: applied in the stack's order, then with a failing Job.
+        [bootstrap] = [n for n in stack_jobs if "AIRFLOW_DB_PASSWORD_SECRET_ARN" in _job_env(rendered, n)]
+        job_env = _job_env(rendered, bootstrap)
+        keys = version_annotations(apps)
+        roll_out = [w for w in rendered.workloads() if w["metadata"]["name"] not in stack_jobs
+                    and keys & set(w["spec"]["template"]["metadata"].get("annotations") or {})]
+
+        def restart_release() -> None:
+            """What Helm does on the changed pod annotation: new pods for every workload that
+            carries it, and the chart's jobs created anew."""
+            pods = [(w["kind"], w["metadata"]["name"]) for w in roll_out
+                    if w["kind"] != "Job" and w["metadata"]["name"] in runnable_pods]
+            clock.say("  helm upgrade: restarting " + ", ".join(n for _, n in pods))
+            components.stop_pods({n for _, n in pods})
+            restarted_servers = [p for p in pods if p in servers]
+            components.start_all(restarted_servers)
+            for _, name in restarted_servers:
+                _wait_port(name, wiring.service(name).ports[0].port, 20, components.check_alive)
+            if any(w["kind"] == "Job" for w in roll_out):
+                components.jobs()
+            components.start_all([p for p in pods if p not in servers])
+            api.wait_healthy(180, self.check)
+
+        def run_dags(what: str) -> None:
+            runs = {dag_id: api.trigger(dag_id) for dag_id in dag_ids}
+            for dag_id, run_id in runs.items():
+                api.wait_runs(dag_id, {run_id}, 180, self.check)
+            clock.say(f"  {', '.join(dag_ids)}: a run each succeeded {what}")
+
+        database = Database(DATABASE_ADDRESS, db_port, job_env["DB_NAME"], job_env["AIRFLOW_DB_ROLE"])
+        rotation = PasswordRotation(
+            apps=apps, filler=filler, secrets=secrets, adapt=adapt, database=database, sm=sm,
+            script_env=script_env(base_env, moto.endpoint, region), say=clock.say, workdir=base,
+            run_job=components.run_job, roll_out=restart_release)
+        password_arn = job_env["AIRFLOW_DB_PASSWORD_SECRET_ARN"]
+        with clock.phase("rotate the database password (make rotate-db-password), in the stack's order: "
+                         + ", then ".join(dict.fromkeys(s.kind for s in rotation.steps))):
+            old = rotation.current_passwords()
+            outcome = rotation.rotate(password_arn)
+            if outcome.failed:
+                raise TrafficError(f"the rotation failed at {outcome.failed.address}")
+            rotated = rotation.current_passwords()
+            if rotated & old or not all(database.accepts(p) for p in rotated) or any(database.accepts(p) for p in old):
+                raise TrafficError("after the rotation the database and the Secrets do not hold the new password alone")
+            run_dags("on the new password")
+
+        with clock.phase("a rotation whose bootstrap Job fails: nothing after it changes"):
+            before = rotation.current_passwords()
+            with unreadable_secret(sm, job_env["MASTER_SECRET_ARN"], clock.say):
+                outcome = rotation.rotate(password_arn)
+            if outcome.failed is None or outcome.failed.kind != "job" or outcome.ran:
+                raise TrafficError(f"expected the Job, first, to fail; ran {[s.address for s in outcome.ran]}")
+            if rotation.current_passwords() != before:
+                raise TrafficError("a failed rotation changed the Secrets")
+            pgbouncer = [p for p in servers if p[1] == "airflow-pgbouncer"]
+            clock.say("  restarting PgBouncer from its Secret (any pod restart, e.g. a node drain)")
+            components.stop_pods({n for _, n in pgbouncer})
+            components.start_all(pgbouncer)
+            _wait_port("airflow-pgbouncer", wiring.service("airflow-pgbouncer").ports[0].port, 20, components.check_alive)
+            run_dags("on the old password")
+            if not all(database.accepts(p) for p in before):
+                raise TrafficError("after a failed rotation the database refuses the old password")
+            clock.say("  the database still accepts the old password; the new version waits for the next deploy")
+
         with clock.phase(f"throughput: {self.args.runs} runs of {self.args.throughput_dag} at once"):
             concurrency = cfg.get("celery", "worker_concurrency", fallback="?")
             result = measure(api, self.args.throughput_dag, self.args.runs, 300, self.check)
@@ -258,6 +325,16 @@ class Rehearsal:
             self.clock.say(f"  {seconds:7.1f}s  {phase}")
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
+
+
+def _secret_name(arn: str) -> str:
+    """The name a secret has in moto: what a (partial) ARN names, or the stand-in string itself."""
+    return arn.split(":secret:", 1)[1] if ":secret:" in arn else arn
+
+
+def _job_env(rendered: Rendered, name: str) -> dict[str, str]:
+    return {e["name"]: str(e.get("value", "")) for c in pod_spec(rendered.get("Job", name))["containers"]
+            for e in c.get("env", [])}
 
 
 def _urls(rendered: Rendered, secrets: dict[str, dict[str, str]]) -> list[str]:

@@ -148,6 +148,26 @@ class SecretFiller:
             self.locals_[local] = self.rewrite(body, stack)
         return f"local.{local}"
 
+    def _written_versions(self) -> dict[str, tuple[str, str]]:
+        """ARN (as rendered) -> (stack, name) of each secret version Terraform writes."""
+        found = {}
+        for stack in ("infra", "apps"):
+            for name, version in self._stack(stack).get("resource", {}).get("aws_secretsmanager_secret_version", {}).items():
+                ref = _secret_ref(str(version.get("secret_id", "")))
+                if ref and (version.get("secret_string_wo") or version.get("secret_string")):
+                    found[self.resolver.resolve("${" + ref + ".arn}", stack)] = (stack, name)
+        return found
+
+    def put_value(self, arn: str, value: str) -> None:
+        """A new current version of the secret at `arn` (as a rotation stores it, outside
+        Terraform): what every later `evaluate` reads from it."""
+        stack, name = self._written_versions()[arn]
+        self._written_version(name, stack)
+        local = f"{stack}_secret_version_{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+        var = "v_" + hashlib.sha256(f"put:{arn}:{len(self.values)}".encode()).hexdigest()[:16]
+        self.values[var] = value
+        self.locals_[local] = "${var." + var + "}"
+
     def master_secret(self) -> dict:
         """The test value of the RDS-managed master secret (username and password): the one the
         Secrets were filled from if they read it, else a new one."""
@@ -182,13 +202,8 @@ class SecretFiller:
         """Secret name -> key -> value. Also sets `store`: what each Secrets Manager secret that
         Terraform writes holds, by the ARN an apply would give it (for jobs that read them)."""
         templates = self.secrets()
-        stored = {}  # output -> the secret's ARN as rendered
-        for stack in ("infra", "apps"):
-            for name, version in self._stack(stack).get("resource", {}).get("aws_secretsmanager_secret_version", {}).items():
-                ref = _secret_ref(str(version.get("secret_id", "")))
-                if ref and (version.get("secret_string_wo") or version.get("secret_string")):
-                    arn = self.resolver.resolve("${" + ref + ".arn}", stack)
-                    stored[f"s{len(stored)}"] = (arn, self._written_version(name, stack))
+        stored = {f"s{i}": (arn, self._written_version(name, stack))  # output -> the secret's ARN as rendered
+                  for i, (arn, (stack, name)) in enumerate(self._written_versions().items())}
         outputs, index = {}, {}
         for secret_name, data in templates.items():
             for key, template in data.items():
