@@ -79,7 +79,7 @@ def test_commands_are_found_where_they_live():
     commands = all_commands()
     assert commands["cdktf deploy infra apps --auto-approve"] == ["make deploy"]
     assert commands["cdktf destroy apps infra --auto-approve"] == ["make destroy"]
-    assert [c for c, where in commands.items() if "deploy.yml" in where] == [
+    assert [c for c, where in commands.items() if "deploy-environment.yml" in where] == [
         'npx cdktf deploy infra apps --auto-approve --outputs-file "$RUNNER_TEMP/outputs.json" '
         "--outputs-file-include-sensitive-outputs=false"]
     assert len([c for c, where in commands.items() if "destroy.yml" in where]) == 2
