@@ -51,7 +51,7 @@ CUSTOM_RULES = (
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
     "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
-    "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role",
+    "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role", "state_bucket_exists_without_bucket",
 )
 
 
@@ -260,12 +260,20 @@ def _admins_are_not_ci_roles(s: Any, bad: Bad) -> None:
                 "list only the roles of people and tools")
 
 
+def _existing_bucket_is_named(s: Any, bad: Bad) -> None:
+    # The bootstrap stack looks the bucket up by name: without one there is nothing to find.
+    if s.state_bucket_exists and not s.state_bucket:
+        bad("state_bucket_exists_without_bucket", "state_bucket_exists", s.state_bucket_exists,
+            "set state_bucket to the bucket another environment's bootstrap created, "
+            "or leave state_bucket_exists false so that this bootstrap creates one")
+
+
 BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _zones_of_the_region,
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
-    _admins_are_not_ci_roles,
+    _admins_are_not_ci_roles, _existing_bucket_is_named,
 )
 
 

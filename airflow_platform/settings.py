@@ -164,6 +164,8 @@ class Settings(BaseSettings):
         pattern=f"^$|{ACM_RE}", allowed="use an ACM certificate ARN, or leave it empty for HTTP")
     state_bucket: Annotated[str, AfterValidator(s3_bucket_name)] = setting(
         "S3 bucket for Terraform state; empty keeps state in local files")
+    state_bucket_exists: bool = setting(
+        "state_bucket was created by another environment's bootstrap: look it up, do not create it")
     state_region: str = setting(
         "region of the state bucket; empty means the region above",
         pattern=f"^$|{REGION_RE}", allowed="use an AWS region code, or leave it empty for the region above")

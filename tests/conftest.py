@@ -8,12 +8,12 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_platform.settings import Settings
-from defaults import settings_without_env
+from defaults import SHARED_STATE_BUCKET, settings_without_env
 
 if TYPE_CHECKING:  # the real import is slow (the provider classes): only in synthesize()
     from airflow_platform.app import Stacks
@@ -82,6 +82,23 @@ def synth_prod(tmp_path_factory) -> Synthesized:
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
+
+
+@pytest.fixture(scope="session")
+def bootstrap_into_shared_bucket(synth, tmp_path_factory) -> dict[str, tuple[Settings, Any]]:
+    """dev's and prod's settings and bootstrap stacks, each stack alone in an App, both with `state_bucket_exists`
+    in one bucket (docs/ci-cd.md, "Sharing one bucket"). The bootstrap stack only: building
+    it costs little once the provider package is imported (by `synth`)."""
+    from cdktf import App
+
+    from airflow_platform.stacks.bootstrap import BootstrapStack
+
+    stacks = {}
+    for profile in ("dev", "prod"):
+        settings = settings_without_env(profile=profile, state_bucket=SHARED_STATE_BUCKET, state_bucket_exists="true")
+        app = App(outdir=str(tmp_path_factory.mktemp(f"shared-bucket-{profile}")))
+        stacks[profile] = (settings, BootstrapStack(app, "bootstrap", settings=settings))
+    return stacks
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,9 @@
 
 from airflow_platform.settings import Settings, load_settings
 
+# The bucket dev's and prod's bootstraps share in the tests of `state_bucket_exists`.
+SHARED_STATE_BUCKET = "shared-terraform-state"
+
 
 def settings_without_env(**overrides) -> Settings:
     """The committed defaults (cdktf.json), ignoring the caller's AIRFLOW_PLATFORM_* variables."""

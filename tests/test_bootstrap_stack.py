@@ -9,7 +9,10 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
+from defaults import SHARED_STATE_BUCKET
 from tf_json import only, resources
+from tools.iam_eval import is_allowed
+from tools.iam_resolve import StackResolver, stack_roles
 
 
 def manifest(synth) -> dict:
@@ -88,3 +91,41 @@ def test_state_bucket_is_the_setting_or_named_after_the_account(synth, synth_pro
     outputs = set(synth.bootstrap["output"])
     assert outputs == {"state_bucket", "plan_role_arn", "deploy_role_arn", "permissions_boundary_arn",
                        "github_oidc_provider_arn", "environment"}
+
+
+# --- state_bucket_exists: a second environment's bootstrap into the first one's bucket -------
+
+def synthesized(stack) -> dict:
+    return json.loads(Testing.synth(stack))
+
+
+def test_with_state_bucket_exists_the_bucket_is_looked_up_not_created(bootstrap_into_shared_bucket):
+    """The first bootstrap made the bucket and owns its settings: no bucket, versioning,
+    encryption, public-access block, lifecycle or policy here, which would fight that one's."""
+    for _, stack in bootstrap_into_shared_bucket.values():
+        doc = synthesized(stack)
+        assert not [r for r in doc["resource"] if r.startswith("aws_s3_")], sorted(doc["resource"])
+        assert doc["data"]["aws_s3_bucket"]["state"] == {"bucket": SHARED_STATE_BUCKET}
+        assert doc["output"]["state_bucket"]["value"] == "${data.aws_s3_bucket.state.bucket}"
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_with_state_bucket_exists_each_profiles_roles_keep_to_their_own_keys_in_it(bootstrap_into_shared_bucket,
+                                                                                  profile):
+    """The policies as AWS evaluates them (tools/iam_eval.py), references resolved as AWS names
+    them (tools/iam_resolve.py): both roles use the one bucket, each only under its own prefix."""
+    s, stack = bootstrap_into_shared_bucket[profile]
+    other, _ = bootstrap_into_shared_bucket["prod" if profile == "dev" else "dev"]
+    roles = {role.name: role for role in stack_roles(StackResolver(synthesized(stack)))}
+    bucket = f"arn:aws:s3:::{SHARED_STATE_BUCKET}"
+    own, others = (f"{bucket}/{x.state_key_prefix}/{x.prefix}/infra.tfstate" for x in (s, other))
+    plan, deploy = roles[f"github-{s.prefix}-plan"], roles[f"github-{s.prefix}-deploy"]
+    for role in (plan, deploy):
+        assert is_allowed(list(role.identity), "s3:ListBucket", bucket)
+        assert is_allowed(list(role.identity), "s3:GetObject", own)
+        assert not is_allowed(list(role.identity), "s3:GetObject", others)
+        assert not is_allowed(list(role.identity), "s3:PutBucketPolicy", bucket)  # the first bootstrap's
+    assert is_allowed(list(deploy.identity), "s3:PutObject", own)
+    assert not is_allowed(list(deploy.identity), "s3:PutObject", others)
+    assert not is_allowed(list(plan.identity), "s3:PutObject", own)
+

@@ -24,6 +24,7 @@ def run_main(tmp_path, **env_overrides):
     ("AIRFLOW_PLATFORM_GITHUB_REPOSITORY", "your-org", "github_repository: 'your-org' is not allowed; use owner/name"),
     ("AIRFLOW_PLATFORM_STATE_BUCKET", "Tf_State", "state_bucket: 'Tf_State' is not allowed; use an S3 bucket name"),
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "five", "node_min_size: 'five' (from AIRFLOW_PLATFORM_NODE_MIN_SIZE) is not a whole number"),
+    ("AIRFLOW_PLATFORM_STATE_BUCKET_EXISTS", "true", "state_bucket_exists: True is not allowed; set state_bucket"),
     # dev's pods do not fit one m6i.large: the capacity check names the numbers
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "1", "node_min_size: 1 is too small for 1 worker(s): 1 x m6i.large"),
 ])

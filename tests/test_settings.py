@@ -341,6 +341,8 @@ RULE_CASES = [
     case("cluster_admin_is_ci_role", "cluster_admin_principal_arns", "the CI roles get their own access entries",
          state_bucket="example-terraform-state",
          cluster_admin_principal_arns="arn:aws:iam::123456789012:role/github-airflow-dev-deploy"),
+    case("state_bucket_exists_without_bucket", "state_bucket_exists", "set state_bucket to the bucket another "
+         "environment's bootstrap created", state_bucket_exists="true"),
     # the input itself
     case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
     case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),

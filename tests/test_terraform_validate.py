@@ -68,3 +68,12 @@ def test_bootstrap_stack_is_valid_terraform(request, full_synth, fixture):
 
     folder = full_synth(request.getfixturevalue(fixture).stacks.bootstrap)
     assert Testing.to_be_valid_terraform(str(folder)), diagnostics(folder, "bootstrap")
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod"])
+def test_bootstrap_stack_into_an_existing_bucket_is_valid_terraform(full_synth, bootstrap_into_shared_bucket, profile):
+    """`state_bucket_exists`: the bucket is a data source, the roles' policies name it."""
+    from cdktf import Testing
+
+    folder = full_synth(bootstrap_into_shared_bucket[profile][1])
+    assert Testing.to_be_valid_terraform(str(folder)), diagnostics(folder, "bootstrap")

@@ -97,6 +97,12 @@ class StackResolver:
                      ("aws_region", "name"): self.region}
             if (kind, attribute) in known:
                 return known[(kind, attribute)]
+            # An existing bucket looked up by name: the provider sets its id to the name and its ARN
+            # from it (terraform-provider-aws internal/service/s3/bucket_data_source.go).
+            looked_up = self.stack.get("data", {}).get(kind, {}).get(parts[2]) if len(parts) == 4 else None
+            if kind == "aws_s3_bucket" and looked_up is not None and attribute in ("id", "bucket", "arn"):
+                name = self.resolve(looked_up["bucket"])
+                return f"arn:{self.partition}:s3:::{name}" if attribute == "arn" else name
         elif len(parts) >= 3:
             kind, name, attribute = parts[0], parts[1], ".".join(parts[2:])
             config = self.stack.get("resource", {}).get(kind, {}).get(name)

@@ -2,7 +2,9 @@
 (`cdktf deploy bootstrap`). AWS provider only; it depends on no other stack and no other
 stack depends on it.
 
-- the Terraform state bucket (versioned, old versions kept a year, SSE-S3, never public, TLS only);
+- the Terraform state bucket (versioned, old versions kept a year, SSE-S3, never public, TLS only),
+  or, with `state_bucket_exists`, the one another environment's bootstrap created, looked up:
+  that bootstrap keeps its settings (docs/ci-cd.md, "Sharing one bucket");
 - GitHub's OIDC provider, created or looked up (`github_oidc_provider_exists`);
 - the plan role: jobs of the GitHub environment `<profile>-plan` only, read-only (ci_policies.plan_policy);
 - the deploy role: jobs of the GitHub environment `<profile>` only (ci_policies.deploy_policy);
@@ -10,7 +12,7 @@ stack depends on it.
 
 One bootstrap per environment (`<name>-<profile>`): it makes that environment's CI roles.
 Its own state stays in a local file per environment (`terraform.<name>-<profile>.bootstrap.tfstate`):
-it creates the bucket the other stacks keep their state in.
+it creates (or looks up) the bucket the other stacks keep their state in.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cdktf import LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.data_aws_iam_openid_connect_provider import DataAwsIamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.data_aws_s3_bucket import DataAwsS3Bucket
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -65,12 +68,20 @@ class BootstrapStack(TerraformStack):
         configure_aws(self, s, region=s.effective_state_region)
         account = AwsAccount.of(self)
 
-        # Account id in the default name: bucket names are global.
-        bucket = S3Bucket(self, "state", bucket=s.state_bucket or f"tfstate-{s.prefix}-{account.account_id}")
-        harden_bucket(self, bucket, kms_key_arn=None)  # SSE-S3: no KMS key the CI roles would need rights on
-        # Every earlier state stays restorable for a year after it was overwritten.
-        expire_old_versions(self, bucket, noncurrent_days=365)
-        tls_only_policy(self, bucket)
+        bucket: S3Bucket | DataAwsS3Bucket
+        if s.state_bucket_exists:
+            # Another environment's bootstrap made it and owns its settings (versioning, policy, ...):
+            # a second set of those resources here would fight the first. A missing bucket fails
+            # the plan ("reading S3 Bucket": terraform-provider-aws internal/service/s3/bucket_data_source.go);
+            # the state keys keep the environments apart (ci_policies.state_objects_arn).
+            bucket = DataAwsS3Bucket(self, "state", bucket=s.state_bucket)
+        else:
+            # Account id in the default name: bucket names are global.
+            bucket = S3Bucket(self, "state", bucket=s.state_bucket or f"tfstate-{s.prefix}-{account.account_id}")
+            harden_bucket(self, bucket, kms_key_arn=None)  # SSE-S3: no KMS key the CI roles would need rights on
+            # Every earlier state stays restorable for a year after it was overwritten.
+            expire_old_versions(self, bucket, noncurrent_days=365)
+            tls_only_policy(self, bucket)
 
         if s.github_oidc_provider_exists:
             provider_arn = DataAwsIamOpenidConnectProvider(self, "github_oidc", url=f"https://{GITHUB_OIDC_HOST}").arn
