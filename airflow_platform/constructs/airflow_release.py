@@ -31,6 +31,9 @@ HEALTH_PATH = "/api/v2/monitor/health"
 # The chart's value key of each component whose service account gets the task-logs role.
 CHART_KEYS = {"worker": "workers", "scheduler": "scheduler", "triggerer": "triggerer",
               "dag-processor": "dagProcessor", "api-server": "apiServer"}
+# The chart's value key of each long-running component that holds the Airflow role's password
+# (in its connection Secret or, for PgBouncer, its users.txt): restarted on a new version.
+PASSWORD_HOLDERS = (*CHART_KEYS.values(), "pgbouncer")
 # How long a Terraform apply waits for every pod to be ready and the migration job to finish.
 RELEASE_TIMEOUT_SECONDS = 1200
 # How long a stopped Celery worker may finish its running tasks (below the release timeout,
@@ -86,10 +89,14 @@ class AirflowRelease(Construct):
         secrets.write_after(secrets.db_password, db_role.job)
         values = computed_values(image_tag=image_tag, region=region, git_sync=git_sync, ui=ui, workers=workers,
                                  availability=availability, secrets=secrets, infra=infra)
-        # A new Airflow role password restarts every pod that holds it (Airflow's and PgBouncer's).
+        # A new Airflow role password restarts every long-running pod that holds it (Airflow's and
+        # PgBouncer's). Not through `airflowPodAnnotations`: the chart puts those on its Jobs too, and a
+        # Job's pod template is immutable, so a rotation within the Jobs' TTL of the last upgrade would
+        # fail the upgrade (and `atomic` would roll back the restart PgBouncer needs). The Jobs read the
+        # connection when they next run.
         password_version = {"airflow-platform/db-password-version": "${" + secrets.db_password.version_id + "}"}
-        values["airflowPodAnnotations"] = password_version
-        values["pgbouncer"]["podAnnotations"] = password_version
+        for component in PASSWORD_HOLDERS:
+            values.setdefault(component, {}).setdefault("podAnnotations", {}).update(password_version)
         release = Release(
             self, "release", name=RELEASE_NAME, namespace=namespace_name,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=chart_version,

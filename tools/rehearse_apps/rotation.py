@@ -13,7 +13,8 @@ favourable to the invariant below).
    - each Secret built from the password is rewritten: the SecretFiller evaluates the
      stack's own expressions with the new value, as the next apply's ephemeral read would;
    - the release: Helm restarts every pod whose template carries the version annotation
-     (PgBouncer and the Airflow components) and runs the chart's jobs anew (`roll_out`).
+     (PgBouncer and the Airflow components; not the chart's Jobs, whose templates never carry
+     it) (`roll_out`).
 3. After every step, the invariant: every password a Secret built from it holds is one the
    database has accepted by then. A consumer that learns a password before the database
    breaks it, and the rehearsal fails naming the step.
