@@ -18,7 +18,7 @@ PLAN_READER_GROUP = "terraform-plan-readers"
 @dataclass(frozen=True)
 class CiRoleNames:
     plan: str    # pull requests: terraform plan, read only
-    deploy: str  # the `production` environment: deploy, destroy, rotation
+    deploy: str  # the profile's GitHub environment (`dev`, `prod`): deploy and destroy
 
 
 def ci_role_names(prefix: str) -> CiRoleNames:
@@ -30,9 +30,10 @@ def ci_role_names(prefix: str) -> CiRoleNames:
 # "operator" is anyone in cluster_admin_principal_arns running it by hand.
 RUNBOOKS: dict[str, tuple[str, ...]] = {
     "plan (plan.yml, pull requests)": ("plan",),
-    "deploy (deploy.yml; make deploy)": ("deploy", "operator"),
+    "deploy (deploy-environment.yml; make deploy)": ("deploy", "operator"),
     "destroy (destroy.yml; make destroy)": ("deploy", "operator"),
-    "rotate the Airflow role's password (make rotate-db-password)": ("deploy", "operator"),
+    # No workflow runs it: an operator, by hand (README, rotation runbook).
+    "rotate the Airflow role's password (make rotate-db-password)": ("operator",),
 }
 
 

@@ -30,6 +30,7 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationE
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from airflow_platform.cluster_access import ci_roles_have_entries
 from airflow_platform.profiles import PROFILES, Profile
 from airflow_platform.setting_rules import (
     ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
@@ -377,8 +378,8 @@ def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
     eks = eks_support_warning(s.eks_version, today or date.today())
     if eks:
         warnings.append(eks)
-    if not s.state_bucket and not s.cluster_admin_principal_arns:
-        # Local state means no CI role has an entry (cluster_access.ci_roles_have_entries), and
+    if not ci_roles_have_entries(s.state_bucket) and not s.cluster_admin_principal_arns:
+        # Local state means no CI role has an entry, and
         # the creator gets none implicitly: the apps stack would meet `Unauthorized`.
         warnings.append("cluster_admin_principal_arns is empty and there is no state_bucket (no CI roles): no one "
                         "has an access entry to the cluster, so `make deploy` cannot install the apps stack. "

@@ -46,7 +46,7 @@ def test_the_stacks_meet_at_one_typed_seam(synth):
     synthesis, not a deploy."""
     from dataclasses import fields
 
-    from airflow_platform.constructs.secret_store import GENERATED, output_name
+    from airflow_platform.generated_secrets import GENERATED, output_name
     from airflow_platform.stacks.infra_outputs import InfraOutputs
 
     expected = {f.name for f in fields(InfraOutputs) if f.name != "generated_secret_arns"}

@@ -11,7 +11,6 @@ checks decide, not a list kept here.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_platform.constructs.secret_store import secret_name
+from airflow_platform.generated_secrets import secret_name
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from defaults import example_ci_target
 from tf_json import resources

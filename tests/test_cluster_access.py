@@ -144,24 +144,19 @@ ENTRY_CALLS = {"deploy": ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "e
 
 
 def test_the_ci_roles_may_manage_and_read_the_entries(synth_prod):
-    """Only unconditioned EKS statements are involved, where moto's evaluator matches AWS's."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
-    from airflow_platform.ci_policies import CiTarget, deploy_policy, plan_policy
-    from airflow_platform.cluster_access import ci_role_names
+    """Evaluated as AWS does (tools/iam_eval.py), not with moto's evaluator (STANDINS.md)."""
+    from airflow_platform.ci_policies import deploy_policy, plan_policy
+    from defaults import example_ci_target
+    from tools.iam_eval import Request, decide
 
     s = synth_prod.settings
-    roles = ci_role_names(s.prefix)
-    t = CiTarget(partition="aws", account_id="123456789012", region=s.region, name=s.name, profile=s.profile,
-                 prefix=s.prefix, state_bucket="b", state_key_prefix=s.state_key_prefix, plan_role_name=roles.plan,
-                 deploy_role_name=roles.deploy, boundary_name=s.permissions_boundary_name)
+    t = example_ci_target(s)
     cluster = t.arn("eks", f"cluster/{s.cluster_name}")
-    entry = t.arn("eks", f"access-entry/{s.cluster_name}/role/123456789012/{roles.deploy}/0f00")
+    entry = t.arn("eks", f"access-entry/{s.cluster_name}/role/{t.account_id}/{t.deploy_role_name}/0f00")
     for role, policy in (("deploy", deploy_policy(t)), ("plan", plan_policy(t))):
         for action in ENTRY_CALLS[role]:
             resource = cluster if action == "eks:CreateAccessEntry" else entry
-            result = IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
-            assert result == PermissionResult.PERMITTED, f"{role} may not {action} on {resource}"
+            assert decide(Request(action, resource, {}), [policy]).allowed, f"{role} may not {action} on {resource}"
 
 
 def test_a_deploy_by_hand_that_no_one_could_reach_is_warned_about():

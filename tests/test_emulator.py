@@ -22,7 +22,7 @@ from collections import Counter
 
 import pytest
 
-from airflow_platform.constructs.secret_store import GENERATED, secret_name
+from airflow_platform.generated_secrets import GENERATED, secret_name
 from airflow_platform.state_location import legacy_state_key, state_key
 from tools.emulator.adapt import CREDENTIAL, STATE_BUCKET
 from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, read_record

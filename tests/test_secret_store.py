@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_platform.constructs.secret_store import GENERATED, output_name
+from airflow_platform.generated_secrets import GENERATED, output_name
 from airflow_platform.settings import SettingsError, load_settings
 from tf_json import resources
 

@@ -18,7 +18,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 
 from airflow_platform.airflow_identity import DB_BOOTSTRAP_SERVICE_ACCOUNT
-from airflow_platform.generated_secrets import GENERATED, Generated, output_name, secret_name  # noqa: F401
+from airflow_platform.generated_secrets import GENERATED, secret_name
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.ephemeral import ephemeral_random_password
 from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Mapping
 
-from airflow_platform.constructs.secret_store import output_name
+from airflow_platform.generated_secrets import output_name
 
 
 @dataclass(frozen=True)
