@@ -16,6 +16,8 @@ from typing import Any
 # Every stack whose state the guard and the migration look after, dependencies first.
 PLATFORM_STACKS = ("infra", "apps")
 ENVIRONMENT_OUTPUT = "environment"
+# The exit code of the guard and the migration when they refuse (settings errors use it too).
+REFUSED = 2
 # The stack folder is cdktf.out/stacks/<stack>/: local paths are relative to it, so the
 # synthesized JSON holds no absolute path and state lands in the project root.
 FROM_STACK_DIR = "../../../"
@@ -46,6 +48,11 @@ def legacy_local_state_file(stack: str) -> str:
 
 
 # --- whose state is this ----------------------------------------------------------------------
+
+def owner_label(owner: str | None) -> str:
+    """An environment as the guard and the migration name it, also when the state does not say."""
+    return owner or "(unknown: no environment output, no tags)"
+
 
 def environment_of_state(state: dict) -> str | None:
     """The environment a Terraform state (v4 JSON) belongs to; None when it cannot tell.

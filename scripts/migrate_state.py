@@ -24,11 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from airflow_platform.state_location import PLATFORM_STACKS, environment_of_settings, environment_of_state, holds_resources  # noqa: E402
+from airflow_platform.state_location import (  # noqa: E402
+    PLATFORM_STACKS, REFUSED, environment_of_settings, environment_of_state, holds_resources, owner_label,
+)
 from airflow_platform.state_store import StateLocation, StateStore, legacy_location, location  # noqa: E402
 
 STACKS = PLATFORM_STACKS + ("bootstrap",)
-REFUSED = 2
 
 
 def plan_moves(settings, store: StateStore, root: Path = ROOT) -> tuple[list[tuple[StateLocation, StateLocation]], list[str]]:
@@ -45,7 +46,7 @@ def plan_moves(settings, store: StateStore, root: Path = ROOT) -> tuple[list[tup
             if owner is None and not holds_resources(state):
                 continue  # an empty state (destroyed): nothing to lose, nothing to move
             refusals.append(f"{stack}: the state at {old} belongs to environment "
-                            f"{owner or '(unknown: no environment output, no tags)'}, not {expected}: "
+                            f"{owner_label(owner)}, not {expected}: "
                             "not moving another environment's state (run this with that environment's settings)")
         elif store.exists(old.lock):
             refusals.append(f"{stack}: {old.lock} exists: a Terraform run holds the state; wait for it to finish")

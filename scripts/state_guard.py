@@ -22,10 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from airflow_platform.state_location import PLATFORM_STACKS, environment_of_settings, environment_of_state, holds_resources  # noqa: E402
+from airflow_platform.state_location import (  # noqa: E402
+    PLATFORM_STACKS, REFUSED, environment_of_settings, environment_of_state, holds_resources, owner_label,
+)
 from airflow_platform.state_store import StateStore, legacy_location, location  # noqa: E402
 
-REFUSED = 2
 
 
 def problems(settings, stacks: list[str], store: StateStore, root: Path = ROOT) -> list[str]:
@@ -46,7 +47,7 @@ def problems(settings, stacks: list[str], store: StateStore, root: Path = ROOT) 
         owner = environment_of_state(state)
         if owner == expected or (owner is None and not holds_resources(state)):
             continue
-        found.append(f"{stack}: the state at {where} belongs to environment {owner or '(unknown: no environment output, no tags)'}, "
+        found.append(f"{stack}: the state at {where} belongs to environment {owner_label(owner)}, "
                      f"but the settings name environment {expected} (name {settings.name!r}, profile {settings.profile!r}). "
                      "Refusing to plan against another environment's state: check AIRFLOW_PLATFORM_PROFILE, "
                      "AIRFLOW_PLATFORM_NAME, the state bucket and state_key_prefix")

@@ -45,7 +45,6 @@ from tools.iam_eval import Decision, Request, decide
 from tools.iam_resolve import rds_master_secret_arn, secret_arn
 
 ACCOUNT = "123456789012"
-ACTIONS_FILE = ACTIONS_RECORD  # security/ci_actions.yaml
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +77,7 @@ TOLERATED = {"iam:GetUser"}
 
 
 def recorded_actions() -> dict[str, list[str]]:
-    return {stack: [a for a in actions if a not in TOLERATED] for stack, actions in read_record(ACTIONS_FILE).items()}
+    return {stack: [a for a in actions if a not in TOLERATED] for stack, actions in read_record(ACTIONS_RECORD).items()}
 
 
 # --- what each recorded action acts on: a resource of this platform, with its condition keys ---

@@ -176,11 +176,10 @@ class EmulatorCycle:
     def replan(self, log: str = "re-plan") -> str | None:
         """A second, refreshing plan: None when it finds nothing to change, else its output."""
         with self.phases(log):
-            result = self._terraform("plan", "-input=false", "-detailed-exitcode", log=log, check=False)
-            if result.returncode not in (NO_CHANGES, CHANGES):
-                raise TerraformError(f"terraform plan failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        self._state_current = result.returncode == NO_CHANGES
-        return None if self._state_current else result.stdout
+            changes = planned_changes(self._terraform("plan", "-input=false", "-detailed-exitcode", log=log,
+                                                      check=False))
+        self._state_current = changes is None
+        return changes
 
     def plan_of(self, stack: dict, *, log: str) -> dict:
         """The plan (`terraform show -json`) of another synthesized `stack`, adapted like the applied
@@ -430,10 +429,8 @@ class CompanionStack:
     def replan(self, log: str = "re-plan") -> str | None:
         """A refreshing plan: None when it finds nothing to change, else its output."""
         with self.cycle.phases(f"{self.name} {log}"):
-            result = self._run("plan", "-input=false", "-detailed-exitcode", log=f"{self.name}-{log}", check=False)
-            if result.returncode not in (NO_CHANGES, CHANGES):
-                raise TerraformError(f"terraform plan failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        return None if result.returncode == NO_CHANGES else result.stdout
+            return planned_changes(self._run("plan", "-input=false", "-detailed-exitcode", log=f"{self.name}-{log}",
+                                             check=False))
 
     def destroy(self, log: str = "destroy") -> None:
         with self.cycle.phases(f"{self.name} {log}"):
@@ -452,6 +449,13 @@ class CompanionStack:
         result = self.cycle._terraform(*args, log=log, check=check, cwd=self.stack_dir, stack=self.name)
         self.outputs[log] = result.stdout
         return result
+
+
+def planned_changes(result) -> str | None:
+    """A `terraform plan -detailed-exitcode` result: None for no changes, else its output; raises on an error."""
+    if result.returncode not in (NO_CHANGES, CHANGES):
+        raise TerraformError(f"terraform plan failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return None if result.returncode == NO_CHANGES else result.stdout
 
 
 def counts_table(counts: Counter) -> str:
