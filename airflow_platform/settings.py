@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         pattern=SEMVER_RE, allowed="use a chart version such as 1.21.0")
     airflow_image_tag: str = setting(
         "tag of the apache/airflow image the chart runs",
-        pattern=r"^[\w][\w.-]{0,127}$", allowed="use an image tag such as 3.2.0")
+        pattern=r"^[\w][\w.-]{0,127}$", allowed="use an image tag such as 3.3.2")
     git_sync_repo: str = setting(
         "git repository git-sync clones the DAGs from",
         pattern=GIT_URL_RE, allowed="use an https:// URL (no credentials in it) or an ssh URL")

@@ -43,7 +43,7 @@ PINNED: tuple[PinnedVersion, ...] = (
         "chart release notes (1.22.0 is out; no end of support is announced for chart releases)",
         "read the chart's RELEASE_NOTES, bump `chart_version`, run `make test` (renders the new chart)"),
     PinnedVersion(
-        "Airflow image", "3.2.0", "`airflow_image_tag` in cdktf.json, `apache-airflow` in Pipfile", None,
+        "Airflow image", "3.3.2", "`airflow_image_tag` in cdktf.json, `apache-airflow` in Pipfile", None,
         "Airflow version life cycle (Airflow 3 is supported; patches land on the newest minor)",
         "bump the tag and the Pipfile pin together, `make test` (runs the DAGs and the apps rehearsal)"),
     PinnedVersion(

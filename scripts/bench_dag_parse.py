@@ -43,7 +43,7 @@ def _measure_in_this_process(dag_file: str, repeat: int) -> dict:
     timings, dag_ids, errors = [], [], {}
     for _ in range(repeat):
         t0 = time.perf_counter()
-        bag = DagBag(dag_folder=dag_file, include_examples=False)
+        bag = DagBag(dag_folder=dag_file)
         timings.append(time.perf_counter() - t0)
         dag_ids, errors = sorted(bag.dag_ids), {k: str(v) for k, v in bag.import_errors.items()}
     return {"airflow_import": airflow_import, "timings": timings, "dag_ids": dag_ids, "errors": errors}

@@ -61,7 +61,7 @@ def test_the_chart_is_pinned_and_terraform_friendly(synth, chart):
     values = merged(synth.apps, chart)
     assert values["migrateDatabaseJob"]["useHelmHooks"] is False
     assert values["createUserJob"]["useHelmHooks"] is False
-    assert values["defaultAirflowTag"] == values["airflowVersion"] == synth.settings.airflow_image_tag == "3.2.0"
+    assert values["defaultAirflowTag"] == values["airflowVersion"] == synth.settings.airflow_image_tag == "3.3.2"
 
 
 def test_components(synth, chart):

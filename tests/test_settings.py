@@ -270,7 +270,7 @@ RULE_CASES = [
     case("db_username", "db_username", "use a letter then letters, digits or underscores", db_username="1admin"),
     case("airflow_namespace", "airflow_namespace", "use a Kubernetes name", airflow_namespace="Airflow"),
     case("chart_version", "chart_version", "use a chart version such as 1.21.0", chart_version="1.21"),
-    case("airflow_image_tag", "airflow_image_tag", "use an image tag such as 3.2.0", airflow_image_tag="-3.2.0"),
+    case("airflow_image_tag", "airflow_image_tag", "use an image tag such as 3.3.2", airflow_image_tag="-3.3.2"),
     case("git_sync_repo", "git_sync_repo", "use an https:// URL (no credentials in it) or an ssh URL",
          git_sync_repo="https://user:token@github.com/your-org/airflow-on-eks.git"),  # pragma: allowlist secret
     case("git_sync_branch", "git_sync_branch", "use a git branch name", git_sync_branch="feature..x"),

@@ -75,8 +75,8 @@ def airflow_db(_one_execution_api_app) -> None:
         pytest.fail(
             "Airflow's Execution API cannot be imported, so no task can run under "
             f"dag.test() (fastapi {fastapi.__version__}, pydantic {pydantic.VERSION}): "
-            f"{problem}. With Airflow 3.2.0, fastapi 0.156.0 works and 0.156.1 onwards "
-            "(at least up to 0.163.2) does not: pin fastapi.",
+            f"{problem}. Airflow 3.2.0 broke with fastapi 0.156.1 onwards "
+            "(at least up to 0.163.2); 3.3 bounds fastapi below 0.137: check the pin.",
             pytrace=False,
         )
 
