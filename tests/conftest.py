@@ -21,6 +21,16 @@ if TYPE_CHECKING:  # the real import is slow (the provider classes): only in syn
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
+# `make test-fast` runs `-m "not slow"`: everything that starts Terraform, moto, a real
+# server or the apps rehearsal is slow. A test carries one of these markers; `slow` follows.
+SLOW_MARKERS = ("terraform", "emulator", "apps_rehearsal", "real_servers")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
 
 @dataclass
 class Synthesized:

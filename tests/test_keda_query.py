@@ -40,6 +40,8 @@ from tf_json import resources
 from tools.local_servers.postgres import DEFAULT_USER, PostgresServer, ensure_system_user, free_port
 from tools.rehearse_apps.adaptations import adapt
 
+pytestmark = pytest.mark.real_servers  # starts PostgreSQL/PgBouncer: not in `make test-fast`
+
 ROLE, DB = "airflow", "airflow_meta"
 # Task instances by state: only queued and running are work the workers have or will have.
 STATES = {"queued": 20, "running": 13, "scheduled": 16, "success": 30, "failed": 4, "up_for_retry": 3}

@@ -6,6 +6,8 @@ import pytest
 from tools.local_servers import postgres
 from tools.local_servers.postgres import PostgresNotInstalled, PostgresServer
 
+pytestmark = pytest.mark.real_servers  # starts PostgreSQL/PgBouncer: not in `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
