@@ -19,7 +19,7 @@ KEDA_NAMESPACE = "keda"
 # the value `owned`), so the autoscaler discovers them without any tag of ours: "Amazon
 # EKS tags managed node group resources so that they are configured to use the Kubernetes
 # Cluster Autoscaler" (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html).
-# The same page advises one node group per AZ for EBS-backed pods: see README, Known limit.
+# The same page advises one node group per AZ for EBS-backed pods: see docs/scaling.md, Known limit.
 DISCOVERY_TAG = "k8s.io/cluster-autoscaler/enabled"
 
 

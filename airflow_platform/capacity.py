@@ -144,7 +144,7 @@ class Pod:
 class InstanceType:
     """EC2 facts: vCPUs, nominal memory, network interfaces and IPv4 addresses per interface
     (EC2 User Guide, "IP addresses per network interface per instance type"), and the
-    us-east-1 on-demand Linux price per hour in USD (for the README's cost figures only)."""
+    us-east-1 on-demand Linux price per hour in USD (for the cost figures of docs/scaling.md and docs/costs.md only)."""
 
     vcpu: int
     memory_gib: int

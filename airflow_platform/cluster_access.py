@@ -32,7 +32,7 @@ RUNBOOKS: dict[str, tuple[str, ...]] = {
     "plan (plan.yml, pull requests)": ("plan",),
     "deploy (deploy-environment.yml; make deploy)": ("deploy", "operator"),
     "destroy (destroy.yml; make destroy)": ("deploy", "operator"),
-    # No workflow runs it: an operator, by hand (README, rotation runbook).
+    # No workflow runs it: an operator, by hand (docs/secrets.md, rotation runbook).
     "rotate the Airflow role's password (make rotate-db-password)": ("operator",),
 }
 

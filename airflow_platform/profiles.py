@@ -1,7 +1,7 @@
 """The one table of what a profile decides: every cost-against-availability choice, by name.
 
 Everything that differs between `dev` and `prod` is read from here (the stacks, the chart
-values, the capacity check, the cost table), and README's "What `profile` switches" table is
+values, the capacity check, the cost table), and docs/settings.md's "What `profile` switches" table is
 checked against it (tests/test_profiles.py). The last block holds the defaults of settings a
 profile sizes differently; cdktf.json or an AIRFLOW_PLATFORM_* variable still overrides them.
 To change what a profile means, change it here.

@@ -339,7 +339,7 @@ def _explain(err: ValidationError, context: Mapping[str, Any], environ: Mapping[
             out.append(("unknown_env", f"{name}: unknown setting (environment variable)"))
         elif kind == "extra_forbidden":
             out.append(("unknown_context",
-                        f"{name}: unknown setting in cdktf.json context; known settings: see README"))
+                        f"{name}: unknown setting in cdktf.json context; known settings: see docs/settings.md"))
         elif kind == "missing":
             out.append(("missing", f"{name}: missing from cdktf.json context"))
         elif kind in TYPE_ERRORS:

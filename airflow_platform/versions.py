@@ -1,6 +1,6 @@
 """Every version this platform pins, when its support ends, and how to move off it.
 
-The README's version table is checked against this one. `end_of_support` is the day the
+docs/versions.md's version table is checked against this one. `end_of_support` is the day the
 version stops being supported as pinned: for EKS the end of *standard* support (after it,
 AWS bills extended support, six times the control-plane price), for RDS the end of
 standard support of the major version (minor versions follow automatically). A version

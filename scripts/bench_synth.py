@@ -9,7 +9,7 @@ Cases:
 Peak memory is the largest sum of RSS over the process and its children (the jsii
 runtime is a Node.js child process), sampled every 20 ms from /proc.
 
-Usage: pipenv run python scripts/bench_synth.py [--runs N]
+Usage: .venv/bin/python scripts/bench_synth.py [--runs N]
 """
 
 from __future__ import annotations

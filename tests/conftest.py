@@ -22,8 +22,9 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 # `make test-fast` runs `-m "not slow"`: everything that starts Terraform, moto, a real
-# server or the apps rehearsal is slow. A test carries one of these markers; `slow` follows.
-SLOW_MARKERS = ("terraform", "emulator", "apps_rehearsal", "real_servers")
+# server, the apps rehearsal or a documented command in a shell is slow. A test carries
+# one of these markers; `slow` follows.
+SLOW_MARKERS = ("terraform", "emulator", "apps_rehearsal", "real_servers", "documented_commands")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -234,5 +235,5 @@ def rendered_addons_prod(synth_prod) -> dict:
 
 @pytest.fixture(scope="session")
 def rendered_prod_http(synth_prod_http):
-    """The prod profile with only its defaults, rendered (the README's cost table reads it)."""
+    """The prod profile with only its defaults, rendered (docs/costs.md's cost table reads it)."""
     return render_once("prod-http", synth_prod_http)

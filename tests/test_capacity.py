@@ -157,8 +157,8 @@ def test_every_committed_profile_passes_the_settings_time_check():
 
 
 def test_the_readme_costs_are_the_models():
-    """The README's table: nodes' on-demand cost at the minimum and maximum of each profile."""
-    readme = (REPO / "README.md").read_text()
+    """docs/scaling.md's table: nodes' on-demand cost at the minimum and maximum of each profile."""
+    readme = (REPO / "docs" / "scaling.md").read_text()
     for profile in ("dev", "prod"):
         s = settings_without_env(profile=profile)
         low, high = (round(monthly_cost(s, n), -1) for n in (s.node_min_size, s.node_max_size))

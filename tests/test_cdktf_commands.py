@@ -10,7 +10,9 @@ checks decide, not a list kept here.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -26,16 +28,32 @@ FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.M | re.S)
 DOCS = ["README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md"))]
 
 
+def make_variable(name: str, **environ: str) -> str:
+    """A Makefile variable as make itself expands it (with `environ` as the environment)."""
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | environ
+    result = subprocess.run(["make", "-s", "--no-print-directory", "--eval", f"print-var: ; @echo '$({name})'",
+                             "print-var"], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
 def makefile_commands() -> dict[str, str]:
-    """`make <target>` -> the cdktf command of its recipe."""
+    """`make <target>` -> the cdktf command of its recipe, its variables expanded as in CI."""
     found, target = {}, None
     for line in (REPO / "Makefile").read_text().splitlines():
         header = re.match(r"^([\w-]+):", line)
         if header:
             target = header.group(1)
         elif line.startswith("\t") and COMMAND.match(line):
-            found[f"make {target}"] = line.strip()
+            command = re.sub(r"\$\((\w+)\)", lambda m: make_variable(m.group(1), CI="true"), line.strip())
+            found[f"make {target}"] = command
     return found
+
+
+def test_make_deploy_asks_except_in_ci():
+    """cdktf deploy without --auto-approve shows each stack's plan and asks before applying it;
+    CI has nobody to ask (GitHub Actions sets CI=true)."""
+    assert make_variable("DEPLOY_APPROVAL", CI="true") == "--auto-approve"
+    assert make_variable("DEPLOY_APPROVAL") == make_variable("DEPLOY_APPROVAL", CI="false") == ""
 
 
 def workflow_commands() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""README's monthly cost table is what the stacks, the rendered chart and
+"""docs/costs.md's monthly cost table is what the stacks, the rendered chart and
 docs/monthly-cost.yaml say, in both profiles."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ def test_the_readme_cost_table_is_computed_from_the_stacks(synth, rendered, synt
     prod = rendered_prod_http
     table = markdown_table({"dev": (synth.settings, synth.infra, rendered.manifests),
                             "prod": (synth_prod_http.settings, synth_prod_http.infra, prod.manifests)}, load_prices())
-    assert table in (REPO / "README.md").read_text(), "regenerate it: python -m tools.costs\n" + table
+    assert table in (REPO / "docs" / "costs.md").read_text(), "regenerate it: python -m tools.costs\n" + table
 
 
 def test_every_line_counts_what_the_stack_creates(synth, rendered):

@@ -517,4 +517,4 @@ def test_the_recorded_aws_actions_are_the_ones_the_ci_policies_are_tested_agains
              for name, actions in recorded.items()}
     assert set(committed) == set(recorded)
     assert {name: d for name, d in drift.items() if d != ([], [])} == {}, (
-        "rewrite it: pipenv run python -m tools.emulator.rehearse --record-actions")
+        "rewrite it: .venv/bin/python -m tools.emulator.rehearse --record-actions")

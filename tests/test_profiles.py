@@ -1,4 +1,4 @@
-"""The one profile table: README states it, the stacks and the chart values follow it."""
+"""The one profile table: docs/settings.md states it, the stacks and the chart values follow it."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def cell(value) -> str:
 
 
 def readme_profile_rows() -> dict[str, tuple[str, str]]:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("What `profile` switches"):readme.index("### State")]
+    readme = (REPO / "docs" / "settings.md").read_text()
+    section = readme[readme.index("What `profile` switches"):readme.index("## State")]
     return {m[1]: (m[2].strip(), m[3].strip())
             for m in re.finditer(r"^\| `(\w+)` \| [^|]+ \| ([^|]+) \| ([^|]+) \|$", section, re.MULTILINE)}
 

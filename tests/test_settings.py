@@ -51,11 +51,11 @@ def test_environment_overrides_context_and_parses_lists_and_numbers():
     assert s.node_max_size == 6 and s.rds_subnets_public is True
 
 
-def test_every_setting_is_in_cdktf_json_and_documented_in_the_readme():
-    readme = (REPO / "README.md").read_text()
+def test_every_setting_is_in_cdktf_json_and_documented_in_docs_settings():
+    readme = (REPO / "docs" / "settings.md").read_text()
     assert set(read_context()) | set(PROFILE_SIZED_SETTINGS) == set(SETTING_NAMES)
     for name, doc in setting_docs().items():
-        assert f"`{name}`" in readme, f"README does not document {name}"
+        assert f"`{name}`" in readme, f"docs/settings.md does not document {name}"
         assert doc
 
 

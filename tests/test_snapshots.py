@@ -1,6 +1,6 @@
 """Snapshots of every stack's JSON, made with cdktf's `Testing.synth(stack)`. A diff here is a
 change to the infrastructure: review it, then run
-`pipenv run pytest tests/test_snapshots.py --snapshot-update` and name it in the commit.
+`.venv/bin/python -m pytest tests/test_snapshots.py --snapshot-update` and name it in the commit.
 
 `Testing.synth` leaves out cdktf's "//" metadata (construct paths, the cdktf version, backend
 and output bookkeeping): comments to Terraform, which ignores them. Everything else is the

@@ -1,5 +1,5 @@
 """The versions a deploy creates in AWS are creatable and in standard support today, and the
-README's version table says what `airflow_platform/versions.py` says."""
+docs/versions.md's version table says what `airflow_platform/versions.py` says."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ def test_an_eks_version_out_of_standard_support_is_warned_about():
     assert "not in this platform's table" in eks_support_warning("1.40", date(2026, 11, 24))
 
 
-def test_the_readme_version_table_matches():
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_version_table_matches():
+    readme = (REPO / "docs" / "versions.md").read_text()
     for v in PINNED:
         ends = v.end_of_support.isoformat() if v.end_of_support else "not announced"
         row = f"| {v.what} | {v.version} | {ends} |"
-        assert row in readme, f"README's version table lacks: {row}"
+        assert row in readme, f"docs/versions.md's version table lacks: {row}"

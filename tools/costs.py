@@ -1,8 +1,8 @@
 """The monthly cost of each profile, line by line, from the synthesized stack, the rendered
 chart and `docs/monthly-cost.yaml`; and the same workload on MWAA.
 
-`python -m tools.costs` prints README's cost table (it synthesizes and renders both
-profiles); `tests/test_costs.py` checks README against it.
+`python -m tools.costs` prints docs/costs.md's cost table (it synthesizes and renders both
+profiles); `tests/test_costs.py` checks docs/costs.md against it.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ write-only `data_wo` of `kubernetes_secret_v1`: Terraform never stores or prints
 `data_wo` is written again only when `data_wo_revision` changes. The revision is derived
 from the AWSCURRENT version id of the Secrets Manager secrets a Kubernetes Secret is built
 from (`aws_secretsmanager_secret_versions`: ids and stages, no values), so a new version
-there (the rotation runbook in the README) reaches Kubernetes on the next deploy, and a
+there (the rotation runbook in docs/secrets.md) reaches Kubernetes on the next deploy, and a
 re-plan without one changes nothing.
 
 Airflow connects as its own PostgreSQL role (made by the DbRoleBootstrap Job), never as

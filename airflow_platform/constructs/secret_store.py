@@ -49,7 +49,7 @@ class AirflowSecretStore(Construct):
                 value = "${" + f'replace(replace(base64encode({value[2:-1]}), "+", "-"), "/", "_")' + "}"
             SecretsmanagerSecretVersion(
                 self, f"{tf_id}_value", secret_id=secret.id, secret_string_wo=value,
-                # Written once. Rotating is a new Secrets Manager version (see the README's
+                # Written once. Rotating is a new Secrets Manager version (see docs/secrets.md's
                 # runbook), never a bump here: this resource does not fight it.
                 secret_string_wo_version=1,
             )

@@ -132,7 +132,7 @@ DEPLOY_LISTS = RECORDED_LISTS + (NOT_EMULATED,)  # what the deploy role must all
 RECORD_HEADER = """\
 # The AWS actions the CI roles must be allowed (tests/test_ci_policies.py evaluates the
 # policies of airflow_platform/ci_policies.py against each one). GENERATED: do not edit;
-# `pipenv run python -m tools.emulator.rehearse --record-actions` rewrites it, and
+# `.venv/bin/python -m tools.emulator.rehearse --record-actions` rewrites it, and
 # tests/test_emulator.py records it again on every run and fails when it differs.
 #
 # RECORDED from the AWS provider's debug log (TF_LOG_PROVIDER=debug) while real Terraform ran

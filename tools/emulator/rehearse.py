@@ -1,6 +1,6 @@
 """Rehearse a deployment against moto on 127.0.0.1: no AWS account needed.
 
-    make rehearse        # or: pipenv run python -m tools.emulator.rehearse [--keep] [--record-actions]
+    make rehearse        # or: .venv/bin/python -m tools.emulator.rehearse [--keep] [--record-actions]
 
 Synthesizes the app with the current settings (cdktf.json, AIRFLOW_PLATFORM_* variables),
 starts moto, and runs real Terraform with the real AWS provider on the infra stack
