@@ -32,12 +32,13 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import yaml
 
-if TYPE_CHECKING:  # settings imports this module lazily; no cycle at run time
-    from airflow_platform.settings import Settings
+from airflow_platform.constructs.cluster_autoscaler import CLUSTER_AUTOSCALER_RESOURCES
+from airflow_platform.constructs.keda import KEDA_POD_NAMES, KEDA_RESOURCES
+from airflow_platform.settings import Settings
 
 VALUES_FILE = Path(__file__).resolve().parent.parent / "helm" / "values.yaml"
 HOURS_PER_MONTH = 730
@@ -220,18 +221,7 @@ CLUSTER_ADDONS = (
     Pod("coredns", Requests(100, 70), replicas=2, surges=True),
     Pod("ebs-csi-controller", Requests(60, 240), replicas=2, surges=True),
 )
-# Requests the apps stack passes to the Cluster Autoscaler and KEDA charts.
-CLUSTER_AUTOSCALER_RESOURCES = {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}}
-KEDA_RESOURCES = {
-    "operator": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-    "metricServer": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-    "webhooks": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-}
-
-
-# The KEDA chart's Deployment of each `resources` key.
-KEDA_POD_NAMES = {"operator": "keda-operator", "metricServer": "keda-operator-metrics-apiserver",
-                  "webhooks": "keda-admission-webhooks"}
+# The Cluster Autoscaler's and KEDA's requests are their constructs' (the values they pass).
 
 
 def autoscaler_pods(settings: Settings) -> list[Pod]:

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
 from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
+from airflow_platform.instance_architecture import is_graviton
 from airflow_platform.profiles import PROFILES
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag
 
@@ -282,13 +283,6 @@ BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
 def cidrs(networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> list[str]:
     """Networks as the CIDR strings Terraform takes."""
     return [str(net) for net in networks]
-
-
-def is_graviton(instance_type: str) -> bool:
-    """Graviton (arm64) families carry a `g` right after the generation: m7g, c7gn, t4g, r6gd."""
-    family = instance_type.split(".")[0]
-    after_generation = family.lstrip("abcdefghijklmnopqrstuvwxyz").lstrip("0123456789")
-    return after_generation.startswith("g")
 
 
 def cidr_problem(cidr: str, *, ipv6_ok: bool = False) -> str | None:

@@ -1,14 +1,16 @@
-"""Where settings come from, highest priority first: AIRFLOW_PLATFORM_* environment variables,
-the `context` of cdktf.json, and the profile table for the settings a profile sizes."""
+"""Step 1 of the settings pipeline: merge where settings come from into one raw mapping.
+
+Each layer overrides the one before: the profile table (for the settings a profile sizes),
+then the `context` of cdktf.json, then AIRFLOW_PLATFORM_* environment variables (lists
+comma-separated). A key that names no setting is a problem here, before any validation.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, get_origin
-
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+from typing import Any, Mapping
 
 from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES
 
@@ -20,49 +22,43 @@ def read_context(path: Path = CDKTF_JSON) -> dict[str, Any]:
     return json.loads(path.read_text())["context"]
 
 
-class EnvironmentSource(EnvSettingsSource):
-    """AIRFLOW_PLATFORM_* variables of `environ`. Lists are comma-separated; a variable that
-    names no setting is passed on under its own name, so the model refuses it."""
+@dataclass
+class MergedInput:
+    """The merged raw values, where each came from, and the keys that name no setting."""
 
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
-        self.variables = {k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)}
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {k.lower(): v for k, v in self.variables.items()}
-
-    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
-        if isinstance(value, str) and get_origin(field.annotation) is tuple:
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return super().prepare_field_value(field_name, field, value, value_is_complex)
-
-    def __call__(self) -> dict[str, Any]:
-        unknown = {k: v for k, v in self.variables.items() if k[len(ENV_PREFIX):].lower() not in self.settings_cls.model_fields}
-        return {**super().__call__(), **unknown}
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # setting -> "cdktf.json", the variable, "profile"
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (rule, problem)
 
 
-class ContextSource(PydanticBaseSettingsSource):
-    """The `context` of cdktf.json: the documented defaults."""
-
-    def __init__(self, settings_cls: type[BaseSettings], context: Mapping[str, Any]):
-        super().__init__(settings_cls)
-        self.context = dict(context)
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.context.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return self.context
+def environment_value(raw: str, is_list: bool) -> Any:
+    """A variable's text as the setting takes it: lists comma-separated; the rest as text,
+    which validation reads as a number or a boolean where the setting is one."""
+    return tuple(item.strip() for item in raw.split(",") if item.strip()) if is_list else raw
 
 
-class ProfileDefaultsSource(PydanticBaseSettingsSource):
-    """The defaults of the settings a profile sizes, from the profile the sources above chose."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        profile = self.current_state.get("profile")
-        # An unknown profile: validation names it; any table fills the gap.
-        table = PROFILES.get(profile.strip() if isinstance(profile, str) else "") or next(iter(PROFILES.values()))
-        return {name: getattr(table, name) for name in PROFILE_SIZED_SETTINGS}
+def merge(context: Mapping[str, Any], environ: Mapping[str, str], settings: Mapping[str, bool]) -> MergedInput:
+    """`settings` maps each setting's name to whether it is a list."""
+    merged = MergedInput()
+    for name, value in context.items():
+        if name in settings:
+            merged.values[name], merged.sources[name] = value, name
+        else:
+            merged.problems.append(("unknown_context",
+                                    f"{name}: unknown setting in cdktf.json context; known settings: "
+                                    "see docs/settings.md"))
+    for variable, raw in environ.items():
+        if not variable.startswith(ENV_PREFIX):
+            continue
+        name = variable[len(ENV_PREFIX):].lower()
+        if name in settings:
+            merged.values[name], merged.sources[name] = environment_value(raw, settings[name]), variable
+        else:
+            merged.problems.append(("unknown_env", f"{variable}: unknown setting (environment variable)"))
+    # The profile the layers above chose sizes the rest; an unknown one is named by validation.
+    profile = merged.values.get("profile")
+    table = PROFILES.get(profile.strip() if isinstance(profile, str) else "") or next(iter(PROFILES.values()))
+    for name in PROFILE_SIZED_SETTINGS:
+        if name not in merged.values:
+            merged.values[name], merged.sources[name] = getattr(table, name), "profile"
+    return merged

@@ -1,19 +1,17 @@
 """The one typed, validated settings object: the only place that reads input.
 
-`Settings` is a frozen pydantic-settings model. Its sources, highest priority first:
-environment variables `AIRFLOW_PLATFORM_<SETTING>` (lists comma-separated), the `context`
-of `cdktf.json` (lists as JSON lists), and for the settings a profile sizes (node sizes,
-worker bounds) the profile table (`profiles.py`). Unknown keys in either source are refused.
+`load_settings()` is a plain pipeline of three steps, each in its own place:
 
-Rules on one setting are field constraints (`Field(ge=, le=, pattern=)`, validators of
-the field's type); rules between settings are a `model_validator`, which pydantic runs only
-when every field is valid, so on a field error `load_settings()` also runs them over the
-settings that are sound on their own: every problem in one round. The capacity check runs
-last, once everything else holds. `load_settings()` turns pydantic's errors into
-`SettingsError`: one line per problem, each naming the setting, the value and what is allowed.
+1. merge (`setting_sources.merge`): the profile table, then the `context` of cdktf.json,
+   then AIRFLOW_PLATFORM_* variables; a key that names no setting is a problem;
+2. validate each field (`Settings`, a frozen pydantic model: field constraints such as
+   `Field(ge=, le=, pattern=)` and validators of the field's type, `setting_rules.py`);
+3. the rules between fields (`setting_rules.rules_between`), over the whole model, or, when
+   a field is wrong, over the settings that are sound on their own: every problem at once.
 
-Beside this model: the rules and their words (`setting_rules.py`) and the sources
-(`setting_sources.py`).
+Every problem becomes one line of `SettingsError`, naming the setting, the value and what is
+allowed. What needs the whole, sound settings (the capacity check, the deploy warnings) is
+the next step, `preflight.py`, which main.py calls after this one.
 """
 
 from __future__ import annotations
@@ -21,16 +19,11 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
-from contextvars import ContextVar
-from datetime import date
 from types import SimpleNamespace
 from typing import Annotated, Any, Mapping, get_origin
 
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from airflow_platform.cluster_access import ci_roles_have_entries
 from airflow_platform.profiles import PROFILES, Profile
 from airflow_platform.setting_rules import (
     ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
@@ -38,8 +31,7 @@ from airflow_platform.setting_rules import (
     known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
     one_architecture, not_allowed,
 )
-from airflow_platform.setting_sources import ENV_PREFIX, ContextSource, EnvironmentSource, ProfileDefaultsSource, read_context
-from airflow_platform.versions import eks_support_warning
+from airflow_platform.setting_sources import MergedInput, merge, read_context
 
 
 class SettingsError(ValueError):
@@ -65,10 +57,8 @@ def setting(doc: str, *, allowed: str | None = None, item_allowed: str | None = 
     return Field(description=doc, json_schema_extra={k: v for k, v in extra.items() if v} or None, **constraints)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, str_strip_whitespace=True, regex_engine="python-re",
-    )
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, regex_engine="python-re")
 
     profile: Annotated[str, AfterValidator(a_profile)] = setting(
         "dev or prod: switches NAT per AZ, multi-AZ DB, deletion protection, replicas")
@@ -181,34 +171,6 @@ class Settings(BaseSettings):
     github_oidc_provider_exists: bool = setting(
         "the account already has GitHub's OIDC provider: look it up, do not create it")
 
-    # --- the rules between settings ---------------------------------------------------------
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keep_the_input(cls, data: Any) -> Any:
-        _RAW.set(dict(data) if isinstance(data, Mapping) else None)  # for load_settings' partial check
-        return data
-
-    @model_validator(mode="after")
-    def _rules_between_settings(self) -> Settings:
-        problems = rules_between(self)
-        if problems:
-            raise PydanticCustomError("between_settings", "{count} problem(s)",
-                                      {"count": len(problems), "problems": problems})
-        return self
-
-    # --- sources: environment > cdktf.json context > profile table ---------------------------
-
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
-        context, environ = _INPUT.get() or (read_context(), os.environ)
-        return (init_settings, EnvironmentSource(settings_cls, environ), ContextSource(settings_cls, context),
-                ProfileDefaultsSource(settings_cls))
-
     # --- derived values -------------------------------------------------------------------
 
     @property
@@ -275,40 +237,32 @@ def _field_alone(name: str) -> TypeAdapter:
                                             for k in ("regex_engine", "str_strip_whitespace")}))
 
 
-# --- reading ------------------------------------------------------------------------------
-
-_INPUT: ContextVar[tuple[Mapping[str, Any], Mapping[str, str]] | None] = ContextVar("settings_input", default=None)
-# The merged input of the last validation (every source), for the rules between the sound settings.
-_RAW: ContextVar[dict[str, Any] | None] = ContextVar("settings_raw", default=None)
+# --- reading: the pipeline ---------------------------------------------------------------
 
 
 def load_settings(
     context: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """cdktf.json context, overridden by AIRFLOW_PLATFORM_* variables, validated."""
+    """cdktf.json context, overridden by AIRFLOW_PLATFORM_* variables: merged, each field
+    validated, then the rules between fields. Raises SettingsError with every problem."""
     context = read_context() if context is None else context
     environ = os.environ if environ is None else environ
-    token = _INPUT.set((context, environ))
-    _RAW.set(None)
+    merged = merge(context, environ, {name: _is_list(name) for name in SETTING_NAMES})
+    problems = list(merged.problems)
     try:
-        settings = Settings()
+        settings: Any = Settings.model_validate(merged.values)
     except ValidationError as err:
-        explained = _explain(err, context, environ)
-        raw = _RAW.get()
-        if raw is not None and not any(e["type"] == "between_settings" for e in err.errors()):
-            # Every problem at once: the rules between the settings that are sound on their own too.
-            wrong = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
-            explained += [found for found in rules_between(_sound_settings(raw, wrong)) if found not in explained]
-        raise SettingsError([text for _, text in explained], [rule for rule, _ in explained]) from None
-    finally:
-        _INPUT.reset(token)
-    # Capacity last: it needs sound sizes, and its message is about the numbers.
-    from airflow_platform.capacity import capacity_problems
-
-    problems = capacity_problems(settings)
+        problems += _explain(err, merged)
+        wrong = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+        settings = _sound_settings(merged.values, wrong)
+    problems += [found for found in rules_between(settings) if found not in problems]
     if problems:
-        raise SettingsError(problems, ["capacity"] * len(problems))
+        raise SettingsError([text for _, text in problems], [rule for rule, _ in problems])
     return settings
+
+
+def _is_list(name: str) -> bool:
+    return get_origin(Settings.model_fields[name].annotation) is tuple
 
 
 TYPE_ERRORS = {"int_type", "int_parsing", "int_from_float", "bool_type", "bool_parsing", "string_type",
@@ -323,7 +277,7 @@ WHAT_IT_IS_NOT = {
 }
 
 
-def _explain(err: ValidationError, context: Mapping[str, Any], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+def _explain(err: ValidationError, merged: MergedInput) -> list[tuple[str, str]]:
     """pydantic's errors as (rule, problem) pairs, in our words: setting, value, what is allowed."""
     out: list[tuple[str, str]] = []
     errors = err.errors(include_url=False)
@@ -333,18 +287,12 @@ def _explain(err: ValidationError, context: Mapping[str, Any], environ: Mapping[
         name = str(loc[0]) if loc else ""
         if kind == "too_short" and name in with_bad_items:
             continue  # pydantic counts only the good items: the bad ones are the problem
-        if kind == "between_settings":
-            out += ctx["problems"]
-        elif kind == "extra_forbidden" and name.startswith(ENV_PREFIX):
-            out.append(("unknown_env", f"{name}: unknown setting (environment variable)"))
-        elif kind == "extra_forbidden":
-            out.append(("unknown_context",
-                        f"{name}: unknown setting in cdktf.json context; known settings: see docs/settings.md"))
-        elif kind == "missing":
+        if kind == "missing":
             out.append(("missing", f"{name}: missing from cdktf.json context"))
         elif kind in TYPE_ERRORS:
-            env_name = ENV_PREFIX + name.upper()
-            raw, source = (environ[env_name], env_name) if env_name in environ else (context.get(name), name)
+            raw, source = merged.values.get(name), merged.sources.get(name, name)
+            if isinstance(raw, tuple) and source != name:  # a variable's text, as written
+                raw = ",".join(raw)
             annotation = Settings.model_fields[name].annotation
             rule, what = WHAT_IT_IS_NOT[get_origin(annotation) or annotation]
             problem = (rule, f"{name}: {raw!r} (from {source}) {what}")
@@ -366,22 +314,3 @@ def _explain(err: ValidationError, context: Mapping[str, Any], environ: Mapping[
 # --- for callers --------------------------------------------------------------------------
 
 PLACEHOLDER_GIT_REPO = "https://github.com/your-org/airflow-on-eks.git"
-
-
-def deploy_warnings(s: Settings, today: date | None = None) -> list[str]:
-    """What is allowed but would not work as a user expects: printed by synthesis, not fatal."""
-    warnings = []
-    if s.git_sync_repo == PLACEHOLDER_GIT_REPO:
-        warnings.append(f"git_sync_repo is still the placeholder {PLACEHOLDER_GIT_REPO}: git-sync cannot clone "
-                        "it and no DAG will load. Point it at this repository (public, or private with "
-                        "git_sync_credentials_secret or git_sync_ssh_secret)")
-    eks = eks_support_warning(s.eks_version, today or date.today())
-    if eks:
-        warnings.append(eks)
-    if not ci_roles_have_entries(s.state_bucket) and not s.cluster_admin_principal_arns:
-        # Local state means no CI role has an entry, and
-        # the creator gets none implicitly: the apps stack would meet `Unauthorized`.
-        warnings.append("cluster_admin_principal_arns is empty and there is no state_bucket (no CI roles): no one "
-                        "has an access entry to the cluster, so `make deploy` cannot install the apps stack. "
-                        "List the IAM role you deploy with in cluster_admin_principal_arns")
-    return warnings

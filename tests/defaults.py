@@ -6,6 +6,15 @@ from airflow_platform.settings import Settings, load_settings
 SHARED_STATE_BUCKET = "shared-terraform-state"
 
 
+def checked_settings(context=None, **overrides) -> Settings:
+    """The whole pipeline main.py runs: load_settings(), then preflight (the capacity check)."""
+    from airflow_platform.preflight import preflight
+
+    settings = load_settings(context=context, environ={f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()})
+    preflight(settings)
+    return settings
+
+
 def settings_without_env(**overrides) -> Settings:
     """The committed defaults (cdktf.json), ignoring the caller's AIRFLOW_PLATFORM_* variables."""
     env = {f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()}

@@ -14,6 +14,7 @@ from airflow_platform.autoscaling import (
     CLUSTER_AUTOSCALER_NAMESPACE, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, DISCOVERY_TAG, KEDA_NAMESPACE,
 )
 from airflow_platform.constructs.airflow_release import WORKER_TERMINATION_GRACE_SECONDS
+from defaults import checked_settings
 from airflow_platform.settings import SettingsError, load_settings
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS
 from tf_json import chart_release, resources
@@ -26,8 +27,9 @@ PROFILES = {"dev": ("synth", "rendered", "rendered_addons"),
 
 
 def settings_without_env(**overrides):
-    """The committed defaults with `overrides`, ignoring the caller's AIRFLOW_PLATFORM_* variables."""
-    return load_settings(environ={f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()})
+    """The committed defaults with `overrides`, ignoring the caller's AIRFLOW_PLATFORM_* variables,
+    through the whole pipeline main.py runs (the capacity check included)."""
+    return checked_settings(**overrides)
 
 
 def renders(request, profile: str) -> dict:

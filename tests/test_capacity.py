@@ -12,6 +12,7 @@ from airflow_platform.capacity import (
     smallest_and_largest,
 )
 from paths import REPO
+from defaults import checked_settings
 from airflow_platform.settings import SettingsError, load_settings
 
 PROFILES = {"dev": ("synth", "rendered", "rendered_addons"), "prod": ("synth_prod", "rendered_prod",
@@ -19,8 +20,9 @@ PROFILES = {"dev": ("synth", "rendered", "rendered_addons"), "prod": ("synth_pro
 
 
 def settings_without_env(**overrides):
-    """The committed defaults with `overrides`, ignoring the caller's AIRFLOW_PLATFORM_* variables."""
-    return load_settings(environ={f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()})
+    """The committed defaults with `overrides`, ignoring the caller's AIRFLOW_PLATFORM_* variables,
+    through the whole pipeline main.py runs (the capacity check included)."""
+    return checked_settings(**overrides)
 
 
 def rendered_pods(rendered) -> list[Pod]:

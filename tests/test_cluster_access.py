@@ -161,7 +161,7 @@ def test_the_ci_roles_may_manage_and_read_the_entries(synth_prod):
 
 def test_a_deploy_by_hand_that_no_one_could_reach_is_warned_about():
     """Local state and no admin: no one would have an entry (the creator gets none implicitly)."""
-    from airflow_platform.settings import deploy_warnings
+    from airflow_platform.preflight import deploy_warnings
     from defaults import settings_without_env
 
     def access_warnings(**overrides) -> list[str]:

@@ -108,25 +108,34 @@ def plain_shell_environment() -> dict[str, str]:
     return keep | {"PATH": os.pathsep.join(path), "CHECKPOINT_DISABLE": "1"}
 
 
+# make's stamps of a finished setup (Makefile): with them older than the copied lock files,
+# make would set up again, and `npm ci` through the linked node_modules would empty the
+# repository's own.
+SETUP_STAMPS = (".venv/.runtime", ".venv/.deploy", "node_modules/.synced")
+LONG_AGO = 946684800  # 2000-01-01: older than any stamp
+
+
 def copy_of_the_repository(dest: Path) -> Path:
-    """The tracked files (times kept, so make sees the setup as done) and links to the set-up
-    environments; the commands write only into the copy."""
+    """The tracked files, dated long ago so make sees the setup as done, and links to the
+    set-up environments; the commands write only into the copy."""
+    missing = [stamp for stamp in SETUP_STAMPS if not (REPO / stamp).exists()]
+    if missing:
+        pytest.fail(f"run `make setup` first (missing {missing}): the documented commands run in the "
+                    "set-up environments", pytrace=False)
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True)
     for name in filter(None, files.stdout.split("\0")):
         if (REPO / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, dest / name)
+            os.utime(dest / name, (LONG_AGO, LONG_AGO))
     for name in (".venv", "node_modules", ".tools"):
-        if (REPO / name).exists():
-            (dest / name).symlink_to(REPO / name)
+        (dest / name).symlink_to(REPO / name)
     return dest
 
 
 @pytest.mark.documented_commands
 @pytest.mark.parametrize("command", sorted(RUN))
 def test_the_command_works_as_written_from_a_plain_shell(command, tmp_path):
-    if not (REPO / ".venv" / ".runtime").exists():
-        pytest.fail("run `make setup` first: the documented commands run in the set-up .venv", pytrace=False)
     work = copy_of_the_repository(tmp_path / "clone")
     result = subprocess.run(["bash", "-c", command], cwd=work, env=plain_shell_environment(),
                             capture_output=True, text=True, timeout=900)

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from airflow_platform.settings import PLACEHOLDER_GIT_REPO, SettingsError, deploy_warnings
+from airflow_platform.preflight import deploy_warnings
+from airflow_platform.settings import PLACEHOLDER_GIT_REPO, SettingsError
 from defaults import settings_without_env
 from tools.chart_render import pod_spec
 

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 from pydantic import ValidationError
 
-from airflow_platform.setting_rules import cidr_problem, cidrs, is_graviton
+from airflow_platform.instance_architecture import is_graviton
+from airflow_platform.setting_rules import cidr_problem, cidrs
 from airflow_platform.setting_sources import read_context
+from defaults import checked_settings
 from airflow_platform.settings import SETTING_NAMES, SettingsError, load_settings, rule_ids, setting_docs
 from airflow_platform.profiles import PROFILE_SIZED_SETTINGS, PROFILES
 from paths import REPO
@@ -364,7 +366,7 @@ RULE_CASES = [
 def test_each_rule_names_the_setting_the_value_and_what_is_allowed(rule, setting, allowed, context, env):
     ctx = {k: v for k, v in {**read_context(), **context}.items() if v is not None}
     with pytest.raises(SettingsError) as err:
-        load_settings(context=ctx, environ={f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in env.items()})
+        checked_settings(ctx, **env)  # the whole pipeline: the capacity check is preflight's
     found = dict(zip(err.value.rules, err.value.problems))
     assert rule in found, err.value.problems
     assert found[rule].startswith(f"{setting}: ") and allowed in found[rule], found[rule]

@@ -10,9 +10,11 @@ from airflow_platform.autoscaling import (
     CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_CHART_VERSION, CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_REPOSITORY, CLUSTER_AUTOSCALER_SERVICE_ACCOUNT, DISCOVERY_TAG, cluster_tag,
 )
-from airflow_platform.capacity import CLUSTER_AUTOSCALER_RESOURCES
 from airflow_platform.constructs.airflow_release import to_yaml
 from airflow_platform.versions import cluster_autoscaler_tag
+
+# What the chart's pod requests (capacity.py counts it).
+CLUSTER_AUTOSCALER_RESOURCES = {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}}
 
 
 class ClusterAutoscaler(Construct):

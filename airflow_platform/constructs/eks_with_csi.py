@@ -33,7 +33,7 @@ from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.iam_policy import service_trust_policy
 from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole
 from airflow_platform.constructs.kms import EncryptionKey
-from airflow_platform.setting_rules import is_graviton
+from airflow_platform.instance_architecture import is_graviton
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 EBS_CSI_SERVICE_ACCOUNT = "kube-system:ebs-csi-controller-sa"

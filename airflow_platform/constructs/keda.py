@@ -7,8 +7,17 @@ from constructs import Construct
 from cdktf_cdktf_provider_helm.release import Release
 
 from airflow_platform.autoscaling import KEDA_CHART, KEDA_CHART_VERSION, KEDA_NAMESPACE, KEDA_REPOSITORY
-from airflow_platform.capacity import KEDA_RESOURCES
 from airflow_platform.constructs.airflow_release import to_yaml
+
+# What each of the chart's Deployments requests (capacity.py counts them), by its values key.
+KEDA_RESOURCES = {
+    "operator": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "metricServer": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "webhooks": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+}
+# The KEDA chart's Deployment of each `resources` key.
+KEDA_POD_NAMES = {"operator": "keda-operator", "metricServer": "keda-operator-metrics-apiserver",
+                  "webhooks": "keda-admission-webhooks"}
 
 
 class Keda(Construct):
