@@ -89,6 +89,20 @@ EKS_STANDARD_SUPPORT_ENDS: dict[str, date] = {
 }
 
 
+def previous_eks_version(version: str) -> str:
+    """The minor before `version` in the table above: where an upgrade to `version` starts (EKS
+    upgrades a control plane one minor at a time, EKS User Guide, update-cluster)."""
+    older = sorted((v for v in EKS_STANDARD_SUPPORT_ENDS if _minor(v) < _minor(version)), key=_minor)
+    if not older:
+        raise ValueError(f"eks_version {version}: no earlier version in this platform's table of EKS versions "
+                         f"({', '.join(EKS_STANDARD_SUPPORT_ENDS)}) to upgrade from")
+    return older[-1]
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
 # Cluster Autoscaler releases by Kubernetes minor version: the autoscaler's minor must
 # match the cluster's (its simulation embeds that version's scheduler).
 CLUSTER_AUTOSCALER_TAGS: dict[str, str] = {"1.33": "v1.33.0", "1.34": "v1.34.0", "1.35": "v1.35.0"}
