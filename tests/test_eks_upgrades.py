@@ -6,12 +6,14 @@ without replacing anything. The synthesized JSON and its dependency graph here; 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from airflow_platform.stacks.infra_moved import logical_id
 from airflow_platform.versions import EKS_STANDARD_SUPPORT_ENDS, previous_eks_version
 from tf_json import only, ref, resources
-from tools.emulator.eks_upgrade import EksUpgrade, problems
+from tools.emulator.eks_upgrade import UNKNOWN, EksUpgrade, problems
 from tools.tf_graph import dependency_graph, find_path
 
 ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
@@ -52,13 +54,16 @@ def test_the_node_group_runs_the_clusters_kubernetes_version(synth):
     assert only(synth.infra, "aws_eks_node_group")["version"] == ref("aws_eks_cluster", cluster, "version")
 
 
-def test_changing_eks_version_changes_the_clusters_version_and_nothing_else(synth, synth_previous_eks):
-    """Everything else that follows the version (the node group, the add-ons' version lookups)
-    refers to the cluster's: one setting, one value in the stack, every part moves with it."""
+def test_changing_eks_version_changes_the_cluster_and_the_add_ons_version_lookups_only(synth, synth_previous_eks):
+    """The node group refers to the cluster's version; the add-ons' version lookups take the
+    version itself; nothing else in the stack follows the setting."""
     cluster = name_of(synth.infra, "aws_eks_cluster")
     assert synth_previous_eks.settings.eks_version != synth.settings.eks_version
-    assert differences(without_metadata(synth_previous_eks.infra), without_metadata(synth.infra)) == [
-        f"/resource/aws_eks_cluster/{cluster}/version"]
+    lookups = sorted(f"/data/aws_eks_addon_version/{name}/kubernetes_version"
+                     for name in synth.infra["data"]["aws_eks_addon_version"])
+    assert len(lookups) == len(ADDONS)
+    assert differences(without_metadata(synth_previous_eks.infra), without_metadata(synth.infra)) == sorted(
+        lookups + [f"/resource/aws_eks_cluster/{cluster}/version"])
 
 
 def test_the_previous_minor_is_the_one_before_in_the_table():
@@ -80,7 +85,10 @@ def test_the_four_add_ons_are_managed_at_the_most_recent_version_for_the_cluster
         lookup = body["addon_version"].removeprefix("${data.aws_eks_addon_version.").removesuffix(".version}")
         assert lookups[lookup]["addon_name"] == addon
         assert lookups[lookup]["most_recent"] is True, addon
-        assert lookups[lookup]["kubernetes_version"] == ref("aws_eks_cluster", cluster, "version"), addon
+        # The version itself, not a reference to the cluster's: Terraform reads a data source that
+        # refers to a resource with changes pending only at apply, so an upgrade's plan would show
+        # every add-on version as "known after apply" instead of the versions it installs.
+        assert lookups[lookup]["kubernetes_version"] == synth.settings.eks_version, addon
         # Adopts the self-managed copy EKS installed at creation (see RESOLVE_CONFLICTS's sources).
         assert (body["resolve_conflicts_on_create"], body["resolve_conflicts_on_update"]) == ("OVERWRITE", "OVERWRITE")
 
@@ -112,23 +120,33 @@ def test_update_order_cluster_then_networking_add_ons_then_nodes_then_the_rest(s
 
 # --- the checks of the emulator's upgrade plan can fail ---------------------------------------
 
-NODES, CLUSTER = "aws_eks_node_group.n", "aws_eks_cluster.c"
-IN_PLACE = EksUpgrade({CLUSTER: ["update"], NODES: ["update"]},
-                      {CLUSTER: ("1.34", "1.35"), NODES: ("1.34", "1.35")}, [NODES, CLUSTER])
+NODES, CLUSTER, ROLE = "aws_eks_node_group.n", "aws_eks_cluster.c", "aws_iam_role.r"
+IN_PLACE = EksUpgrade(
+    {CLUSTER: ["update"], NODES: ["update"], ROLE: ["update"]},
+    {CLUSTER: {"version": "1.35"}, NODES: {"version": "1.35"}, ROLE: {"assume_role_policy": UNKNOWN}},
+    {CLUSTER: ("1.34", "1.35"), NODES: ("1.34", "1.35")}, True, [NODES, CLUSTER])
 
 
 @pytest.mark.parametrize("upgrade, expected", [
     (IN_PLACE, []),
-    (EksUpgrade({CLUSTER: ["update"], NODES: ["delete", "create"]}, IN_PLACE.versions, IN_PLACE.order),
+    (replace(IN_PLACE, changes={**IN_PLACE.changes, NODES: ["delete", "create"]}),
      ["aws_eks_node_group.n: delete/create (only an in-place update is expected)"]),
-    (EksUpgrade({CLUSTER: ["update"]}, {CLUSTER: ("1.34", "1.35")}, IN_PLACE.order),
+    (replace(IN_PLACE, changes={CLUSTER: ["update"]}, versions={CLUSTER: ("1.34", "1.35")}),
      ["no aws_eks_node_group in the plan: the upgrade does not reach it"]),
-    (EksUpgrade({**IN_PLACE.changes, "aws_iam_role.r": ["update"]}, IN_PLACE.versions, IN_PLACE.order),
-     ["aws_iam_role.r changes: only the cluster and the node group should"]),
-    (EksUpgrade(IN_PLACE.changes, {CLUSTER: ("1.34", "1.35"), NODES: ("1.34", "1.34")}, IN_PLACE.order),
+    (replace(IN_PLACE, attributes={**IN_PLACE.attributes, ROLE: {"assume_role_policy": '{"Statement": []}'}}),
+     ["aws_iam_role.r changes ['assume_role_policy']: only the cluster and the node group should"]),
+    (replace(IN_PLACE, identity_kept=False),
+     ["aws_iam_role.r changes ['assume_role_policy']: only the cluster and the node group should"]),
+    (replace(IN_PLACE, changes={**IN_PLACE.changes, "aws_launch_template.t": ["update"]},
+             attributes={**IN_PLACE.attributes, "aws_launch_template.t": {"latest_version": UNKNOWN}}),
+     ["aws_launch_template.t changes ['latest_version']: only the cluster and the node group should"]),
+    (replace(IN_PLACE, versions={**IN_PLACE.versions, NODES: ("1.34", "1.34")}),
      ["aws_eks_node_group.n: version 1.34 -> 1.34, expected -> 1.35"]),
-    (EksUpgrade(IN_PLACE.changes, IN_PLACE.versions, []),
+    (replace(IN_PLACE, attributes={**IN_PLACE.attributes, CLUSTER: {"version": "1.35", "vpc_config": "[]"}}),
+     ["aws_eks_cluster.c changes ['vpc_config'] besides its version"]),
+    (replace(IN_PLACE, order=[]),
      ["the node group does not depend on the cluster: Terraform may update the nodes first"]),
-], ids=["in-place", "replaced", "nodes-untouched", "other-change", "nodes-stay", "unordered"])
+], ids=["in-place", "replaced", "nodes-untouched", "trust-policy-rewritten", "issuer-changes", "other-change",
+        "nodes-stay", "cluster-reconfigured", "unordered"])
 def test_the_upgrade_plan_check_reports_each_defect(upgrade, expected):
     assert problems(upgrade, "1.35") == expected

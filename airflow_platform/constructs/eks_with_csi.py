@@ -188,7 +188,7 @@ class EksWithCsi(Construct):
                 for kind in ("instance", "volume")
             ],
         )
-        networking_addons = [self._managed_addon(cluster, addon) for addon in BEFORE_NODES]
+        networking_addons = [self._managed_addon(cluster, kubernetes_version, addon) for addon in BEFORE_NODES]
         node_group = EksNodeGroup(
             self, "node_group", cluster_name=cluster.name, node_group_name=f"{name}-default",
             node_role_arn=node_role.arn, subnet_ids=vpc.private_subnet_ids, instance_types=instance_types,
@@ -221,29 +221,35 @@ class EksWithCsi(Construct):
             managed_policy_arns=(aws_managed_policy("service-role/AmazonEBSCSIDriverPolicy"),),
         )
         for addon in AFTER_NODES:
-            self._managed_addon(cluster, addon, depends_on=[node_group])
+            self._managed_addon(cluster, kubernetes_version, addon, depends_on=[node_group])
         # The controller needs nodes to schedule on; its role must be usable first. Its construct
         # id is the one it always had: the Terraform address existing deployments hold.
-        self._managed_addon(cluster, "aws-ebs-csi-driver", id="ebs_csi_driver", service_account_role_arn=ebs_csi_role.arn,
+        self._managed_addon(cluster, kubernetes_version, "aws-ebs-csi-driver", id="ebs_csi_driver",
+                            service_account_role_arn=ebs_csi_role.arn,
                             depends_on=[node_group, *ebs_csi_role.attachments])
 
         self.cluster_name = cluster.name
         self.node_security_group_id = node_sg.id
         self.oidc = oidc
 
-    def _managed_addon(self, cluster: EksCluster, addon: str, *, id: str | None = None, **options) -> EksAddon:
+    def _managed_addon(self, cluster: EksCluster, kubernetes_version: str, addon: str, *, id: str | None = None,
+                       **options) -> EksAddon:
         """`addon` as an EKS managed add-on at the most recent version AWS lists for the cluster's
         Kubernetes version (DescribeAddonVersions, read at plan time), adopting the self-managed
         copy EKS installed at creation.
 
-        Resolved, not pinned: the version follows `kubernetes_version` in the same plan that
-        upgrades the cluster (every version AWS lists for a Kubernetes version is one it supports
-        on it), and no table here can fall behind AWS's. The cost: a plan can show an add-on
+        Resolved, not pinned: the version follows `kubernetes_version` (the cluster's) in the
+        same plan that upgrades the cluster (every version AWS lists for a Kubernetes version is
+        one it supports on it), and no table here can fall behind AWS's. The cost: a plan can show an add-on
         update that no commit made, when AWS publishes a newer build; it is reviewed in the
         plan like any other change (docs/upgrading.md)."""
         key = id or addon.replace("-", "_")
+        # The version as configured, not `cluster.version`: Terraform reads a data source that
+        # refers to a resource with changes pending only at apply ("will be read during apply"),
+        # so an upgrade's plan would show the add-on versions as unknown. The add-on itself
+        # refers to the cluster, so it is updated after the control plane all the same.
         version = DataAwsEksAddonVersion(self, f"{key}_version", addon_name=addon, most_recent=True,
-                                         kubernetes_version=cluster.version)
+                                         kubernetes_version=kubernetes_version)
         return EksAddon(self, key, cluster_name=cluster.name, addon_name=addon, addon_version=version.version,
                         **RESOLVE_CONFLICTS, **options)
 
