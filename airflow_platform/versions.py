@@ -30,8 +30,10 @@ PINNED: tuple[PinnedVersion, ...] = (
     PinnedVersion(
         "EKS (Kubernetes)", "1.35", "`eks_version` in cdktf.json", date(2027, 3, 27),
         "Amazon EKS Kubernetes release calendar (end of standard support)",
-        "set `eks_version` to the next minor (one minor at a time), deploy: EKS upgrades the control plane, "
-        "then the node group rolls; move the Cluster Autoscaler image to the same minor", created_in_aws=True),
+        "set `eks_version` to the next minor (one minor at a time), deploy: the control plane, then the "
+        "vpc-cni and kube-proxy add-ons, then the node group (rolled to the new version), then CoreDNS and EBS "
+        "CSI, each add-on at the newest version for the new minor; the Cluster Autoscaler image follows "
+        "(docs/upgrading.md)", created_in_aws=True),
     PinnedVersion(
         "RDS PostgreSQL (major)", "16", "`db_engine_version` in cdktf.json", date(2029, 2, 28),
         "Amazon RDS for PostgreSQL release calendar (end of standard support of major 16); minor versions "
@@ -87,6 +89,20 @@ EKS_STANDARD_SUPPORT_ENDS: dict[str, date] = {
     "1.34": date(2026, 12, 2),
     "1.35": date(2027, 3, 27),
 }
+
+
+def previous_eks_version(version: str) -> str:
+    """The minor before `version` in the table above: where an upgrade to `version` starts (EKS
+    upgrades a control plane one minor at a time, EKS User Guide, update-cluster)."""
+    older = sorted((v for v in EKS_STANDARD_SUPPORT_ENDS if _minor(v) < _minor(version)), key=_minor)
+    if not older:
+        raise ValueError(f"eks_version {version}: no earlier version in this platform's table of EKS versions "
+                         f"({', '.join(EKS_STANDARD_SUPPORT_ENDS)}) to upgrade from")
+    return older[-1]
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 # Cluster Autoscaler releases by Kubernetes minor version: the autoscaler's minor must

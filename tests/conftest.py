@@ -85,6 +85,16 @@ def synth_prod(tmp_path_factory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def synth_previous_eks(synth, tmp_path_factory) -> Synthesized:
+    """The default profile one Kubernetes minor back (`eks_version` changed, nothing else): where
+    an EKS upgrade to the default starts. About a second once `synth` has imported the provider."""
+    from airflow_platform.versions import previous_eks_version
+
+    settings = settings_without_env(eks_version=previous_eks_version(synth.settings.eks_version))
+    return synthesize(settings, tmp_path_factory.mktemp("synth-previous-eks"))
+
+
+@pytest.fixture(scope="session")
 def bootstrap_into_shared_bucket(synth, tmp_path_factory) -> dict[str, tuple[Settings, Any]]:
     """dev's and prod's settings and bootstrap stacks, each stack alone in an App, both with `state_bucket_exists`
     in one bucket (docs/ci-cd.md, "Sharing one bucket"). The bootstrap stack only: building

@@ -40,7 +40,7 @@ from airflow_platform.generated_secrets import secret_name
 from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from defaults import example_ci_target
 from tf_json import resources
-from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, PLAN_LISTS, read_record
+from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, NOT_EMULATED, PLAN_LISTS, read_record
 from tools.iam_eval import Decision, Request, decide
 from tools.iam_resolve import rds_master_secret_arn, secret_arn
 
@@ -120,6 +120,8 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
     if service == "eks":
         if "Nodegroup" in op:
             return t.arn("eks", f"nodegroup/{p}/{p}-default/0a1b2c3d"), {}
+        if op == "DescribeAddonVersions":  # no resource type: AWS's list, not one cluster's
+            return "*", {}
         if "Addon" in op:
             return t.arn("eks", f"addon/{p}/aws-ebs-csi-driver/0a1b2c3d"), {}
         return t.arn("eks", f"cluster/{p}"), {}
@@ -163,6 +165,15 @@ def test_the_deploy_policy_allows_every_recorded_action(t, listed):
 def test_the_plan_policy_allows_every_action_a_plan_called(t, listed):
     policy = plan_policy(t)
     assert [a for a in recorded_actions()[listed] if not allows(policy, a, *request(t, a))] == []
+
+
+def test_the_plan_policy_allows_the_reads_the_emulator_run_cannot_show(t):
+    """Reads of what the emulator leaves out happen in every real plan: the add-ons' refresh
+    (DescribeAddon) and their versions (data.aws_eks_addon_version: DescribeAddonVersions)."""
+    reads = [a for a in recorded_actions()[NOT_EMULATED] if is_read(a)]
+    assert {"eks:DescribeAddon", "eks:DescribeAddonVersions"} <= set(reads)
+    policy = plan_policy(t)
+    assert [a for a in reads if not allows(policy, a, *request(t, a))] == []
 
 
 @pytest.mark.parametrize("listed", DEPLOY_LISTS)

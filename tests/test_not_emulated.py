@@ -27,13 +27,14 @@ def without_metadata(body: dict) -> dict:
 
 
 def adapted_types(infra: dict) -> set[str]:
-    """Types the adaptation leaves out or changes."""
+    """Types the adaptation leaves out or changes (data sources as `data.<type>`)."""
     adapted, _ = adapt_for_emulator(infra, endpoint="http://127.0.0.1:5000", state_key="emulator/infra.tfstate")
     changed = set()
-    for rtype, items in infra["resource"].items():
-        after = adapted["resource"].get(rtype, {})
-        if any(without_metadata(body) != without_metadata(after.get(name, {})) for name, body in items.items()):
-            changed.add(rtype)
+    for kind, prefix in (("resource", ""), ("data", "data.")):
+        for rtype, items in infra.get(kind, {}).items():
+            after = adapted.get(kind, {}).get(rtype, {})
+            if any(without_metadata(body) != without_metadata(after.get(name, {})) for name, body in items.items()):
+                changed.add(prefix + rtype)
     return changed
 
 
@@ -56,7 +57,8 @@ def synthesized(request):
 def test_every_type_the_emulator_run_does_not_exercise_has_an_entry(synthesized):
     needed = adapted_types(synthesized.infra) | role_passing_types(synthesized.infra) | apps_aws_resource_types(
         synthesized.apps)
-    assert {"aws_eks_addon", "aws_eks_cluster", "aws_db_parameter_group"} <= needed  # the derivation finds them
+    # the derivation finds them
+    assert {"aws_eks_addon", "data.aws_eks_addon_version", "aws_eks_cluster", "aws_db_parameter_group"} <= needed
     assert sorted(needed - set(NOT_EMULATED)) == []
 
 
@@ -67,6 +69,7 @@ def test_a_type_that_passes_a_role_declares_pass_role(synthesized):
 
 def test_no_entry_for_a_type_no_stack_has(synth, synth_prod):
     types = {t for s in (synth, synth_prod) for stack in (s.infra, s.apps) for t in stack.get("resource", {})}
+    types |= {f"data.{t}" for s in (synth, synth_prod) for stack in (s.infra, s.apps) for t in stack.get("data", {})}
     assert sorted(set(NOT_EMULATED) - types) == []
 
 

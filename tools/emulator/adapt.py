@@ -107,6 +107,19 @@ def _remove_resource_type(stack: dict, rtype: str) -> bool:
     return True
 
 
+def _remove_data_type(stack: dict, dtype: str) -> bool:
+    """Drop every data source of `dtype`; refuses if anything left in the stack refers to one."""
+    removed = stack.get("data", {}).pop(dtype, None)
+    if not removed:
+        return False
+    if not stack["data"]:
+        del stack["data"]
+    dangling = sorted({m.group(0) for m in re.finditer(rf"\bdata\.{re.escape(dtype)}\.[A-Za-z0-9_-]+", json.dumps(stack))})
+    if dangling:
+        raise ValueError(f"cannot leave data.{dtype} out for the emulator: still referred to as {dangling}")
+    return True
+
+
 def _ignore_changes(resource: dict, *attributes: str) -> None:
     lifecycle = resource.setdefault("lifecycle", {})
     ignored = lifecycle.get("ignore_changes", [])
@@ -118,8 +131,16 @@ def _ignore_changes(resource: dict, *attributes: str) -> None:
 # --- the gaps -------------------------------------------------------------------------------
 
 def no_eks_addons(stack: dict) -> bool:
-    """GAP: moto has no EKS add-on API; creating `aws_eks_addon` fails with 404."""
-    return _remove_resource_type(stack, "aws_eks_addon")
+    """GAP: moto has no EKS add-on API; creating `aws_eks_addon` fails with 404, and so does
+    DescribeAddonVersions, which `data.aws_eks_addon_version` (the add-ons' versions) calls at
+    plan. The add-ons go first: they refer to the data sources. The node group's `depends_on`
+    on the networking add-ons (an order, no value) goes with them."""
+    for items in stack.get("resource", {}).values():
+        for body in items.values():
+            if "depends_on" in body:
+                body["depends_on"] = [d for d in body["depends_on"] if not d.startswith("aws_eks_addon.")]
+    removed = _remove_resource_type(stack, "aws_eks_addon")
+    return _remove_data_type(stack, "aws_eks_addon_version") or removed
 
 
 def no_db_parameter_values(stack: dict) -> bool:
@@ -195,7 +216,8 @@ def db_instance_without_performance_insights(stack: dict) -> bool:
 
 
 GAPS: tuple[Adaptation, ...] = (
-    Adaptation("no EKS add-on API", "aws_eks_addon create fails (404)", no_eks_addons),
+    Adaptation("no EKS add-on API", "aws_eks_addon create and data.aws_eks_addon_version read fail (404)",
+        no_eks_addons),
     Adaptation("DescribeDBParameters omits Source", "aws_db_parameter_group parameters diff on every plan",
         no_db_parameter_values),
     Adaptation("node group: remote_access injected, update_config dropped, no DescribeUpdate",

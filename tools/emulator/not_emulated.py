@@ -10,7 +10,8 @@ record:
   a role to its service, `iam:CreateServiceLinkedRole` when the service makes its own role.
 
 Each entry names the provider source (terraform-provider-aws, `internal/service/...`) or AWS
-document that makes the call. tests/test_not_emulated.py derives from both stacks which types
+document that makes the call. A data source the adaptation leaves out is keyed `data.<type>`:
+it is read by every plan, so the PLAN role must allow its calls too. tests/test_not_emulated.py derives from both stacks which types
 need an entry (left out or changed by the adaptation, a role ARN passed, an aws resource of
 the apps stack) and fails when one lacks it.
 """
@@ -39,6 +40,11 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         ("eks:CreateAddon", "eks:DescribeAddon", "eks:UpdateAddon", "eks:DeleteAddon", "eks:TagResource", PASS_ROLE),
         "internal/service/eks/addon.go (resourceAddonCreate/Read/Update/Delete); service_account_role_arn: "
         + PASS_ROLE_SOURCE),
+    "data.aws_eks_addon_version": NotEmulated(
+        "left out with the add-ons: moto has no EKS add-on API; read at every plan (each add-on's version)",
+        ("eks:DescribeAddonVersions",),
+        "internal/service/eks/addon_version_data_source.go (dataSourceAddonVersionRead: DescribeAddonVersions for"
+        " addon_name and kubernetes_version)"),
     "aws_eks_access_entry": NotEmulated(
         "left out: moto has no access-entry API",
         ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry",
