@@ -235,7 +235,7 @@ def _conditions(statement) -> dict[str, list[str]]:
 
 
 def test_ebs_csi_add_on_with_its_own_role_for_its_service_account_only(synth):
-    only(synth.infra, "aws_eks_addon")
+    assert [a["addon_name"] for a in resources(synth.infra, "aws_eks_addon").values()].count("aws-ebs-csi-driver") == 1
     role_name = next(n for n, r in resources(synth.infra, "aws_iam_role").items() if r["name"].endswith("-ebs-csi-driver"))
     assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), EksAddon.TF_RESOURCE_TYPE, {
         "addon_name": "aws-ebs-csi-driver", "service_account_role_arn": ref("aws_iam_role", role_name, "arn")})
