@@ -88,7 +88,7 @@ class InfraStack(TerraformStack):
         # Every pod's logs to encrypted CloudWatch log groups (Fluent Bit, the CloudWatch agent). Its
         # DaemonSets need the node group (EksWithCsi's child "node_group") before the add-on can be active.
         ContainerInsights(
-            self, "container_insights", cluster_name=cluster.cluster_name, oidc=cluster.oidc,
+            self, "container_insights", cluster_name=s.cluster_name, oidc=cluster.oidc,
             retention_days=s.component_log_retention_days, addon_version=CLOUDWATCH_OBSERVABILITY_ADDON,
             after=[cluster.node.find_child("node_group")],
         )
