@@ -169,3 +169,16 @@ def test_the_add_on_role_writes_to_these_groups_only(synth):
     group_arn = f"arn:aws:logs:{s.region}:{EXAMPLE_ACCOUNT}:log-group:/aws/containerinsights/{s.cluster_name}/new"
     for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:DeleteLogGroup", "logs:AssociateKmsKey"):
         assert not decide(Request(action, group_arn), role.identity).allowed, action
+
+
+def test_the_capacity_check_counts_the_add_on_s_pods(synth):
+    """The add-on's pods take room on every node (DaemonSets) and once (the operator): the
+    capacity check must count them whenever the stack installs the add-on. Their requests are
+    the chart's at the pinned version (capacity.py cites them); no chart renders here."""
+    from airflow_platform.capacity import CLUSTER_ADDONS, NODE_DAEMONS
+
+    addon(synth.infra)  # installed
+    daemons = {p.name: p for p in NODE_DAEMONS}
+    assert daemons["fluent-bit"].daemonset and daemons["fluent-bit"].requests.cpu_m >= 50
+    assert daemons["cloudwatch-agent"].daemonset and daemons["cloudwatch-agent"].requests.cpu_m >= 250
+    assert "amazon-cloudwatch-observability-controller-manager" in {p.name for p in CLUSTER_ADDONS}
