@@ -1,4 +1,4 @@
-"""InfraStack: two VPCs, peered; an EKS cluster with CSI; the metadata database; task logs (AWS provider only)."""
+"""InfraStack: two VPCs, peered; EKS with CSI; the metadata database; task and component logs (AWS only)."""
 
 from __future__ import annotations
 
