@@ -108,6 +108,7 @@ class CiTarget:
     @property
     def log_groups(self) -> list[str]:
         return [self.arn("logs", f"log-group:/aws/eks/{self.prefix}/*"),
+                self.arn("logs", f"log-group:/aws/containerinsights/{self.prefix}/*"),
                 self.arn("logs", f"log-group:/vpc-flow-logs/{self.prefix}-*")]
 
 

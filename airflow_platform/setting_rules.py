@@ -45,7 +45,7 @@ DB_USERNAME_ALLOWED = (f"use a letter then letters, digits or underscores, not o
 # Rules written as code (the rest are field constraints, named after their setting): their ids.
 CUSTOM_RULES = (
     "profile", "availability_zones_unique", "cidr_notation", "cidr_ipv6", "vpc_prefix", "subnet_prefix",
-    "flow_log_retention_days", "eks_version_autoscaler", "node_instance_types_architecture",
+    "flow_log_retention_days", "component_log_retention_days", "eks_version_autoscaler", "node_instance_types_architecture",
     "db_username_reserved", "db_username_airflow_role", "state_bucket",
     # between settings (the model validator)
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
@@ -105,11 +105,13 @@ def each_once(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
-def cloudwatch_retention(value: int) -> int:
-    if value not in CLOUDWATCH_RETENTION_DAYS:
-        raise _refuse("flow_log_retention_days", value,
-                      f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
-    return value
+def cloudwatch_retention(rule: str) -> AfterValidator:
+    """A retention CloudWatch Logs accepts (PutRetentionPolicy's `retentionInDays` values), for the setting `rule`."""
+    def check(value: int) -> int:
+        if value not in CLOUDWATCH_RETENTION_DAYS:
+            raise _refuse(rule, value, f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+        return value
+    return AfterValidator(check)
 
 
 def known_to_the_autoscaler(value: str) -> str:

@@ -88,8 +88,10 @@ class Settings(BaseSettings):
     rds_subnet_cidrs: SubnetCidrs = setting("subnets of the DB subnet group, one per AZ")
     rds_subnets_public: bool = setting(
         "place the DB subnet group in public subnets (the DB itself stays private)")
-    flow_log_retention_days: Annotated[WholeNumber, AfterValidator(cloudwatch_retention)] = setting(
+    flow_log_retention_days: Annotated[WholeNumber, cloudwatch_retention("flow_log_retention_days")] = setting(
         "retention of VPC flow logs and EKS control-plane logs")
+    component_log_retention_days: Annotated[WholeNumber, cloudwatch_retention("component_log_retention_days")] = setting(
+        "retention of the pods' logs in CloudWatch (/aws/containerinsights/<cluster>/...)")
     eks_version: Annotated[str, AfterValidator(known_to_the_autoscaler)] = setting(
         "Kubernetes minor version of the EKS cluster (standard support only)",
         pattern=r"^1\.\d{2}$", allowed="use a Kubernetes minor version such as 1.35 (no patch, no leading v)")

@@ -26,6 +26,10 @@ class PinnedVersion:
     created_in_aws: bool = False  # created by a deploy: must be in standard support to deploy
 
 
+# Pinned, not the newest (data aws_eks_addon_version): the DaemonSets' requests counted in
+# capacity.py are this version's, and a plan must not change what runs on the nodes by itself.
+CLOUDWATCH_OBSERVABILITY_ADDON = "v6.2.0-eksbuild.1"
+
 PINNED: tuple[PinnedVersion, ...] = (
     PinnedVersion(
         "EKS (Kubernetes)", "1.35", "`eks_version` in cdktf.json", date(2027, 3, 27),
@@ -48,6 +52,13 @@ PINNED: tuple[PinnedVersion, ...] = (
         "Airflow image", "3.3.2", "`airflow_image_tag` in cdktf.json, `apache-airflow` in Pipfile", None,
         "Airflow version life cycle (Airflow 3 is supported; patches land on the newest minor)",
         "bump the tag and the Pipfile pin together, `make test` (runs the DAGs and the apps rehearsal)"),
+    PinnedVersion(
+        "CloudWatch Observability EKS add-on", CLOUDWATCH_OBSERVABILITY_ADDON,
+        "`CLOUDWATCH_OBSERVABILITY_ADDON` in airflow_platform/versions.py", None,
+        "CloudWatch User Guide, \"Install the CloudWatch agent with the Amazon CloudWatch Observability EKS "
+        "add-on\" (names v6.2.0-eksbuild.1); its pods' requests are the chart 6.2.0's (capacity.py)",
+        "`aws eks describe-addon-versions --addon-name amazon-cloudwatch-observability --kubernetes-version "
+        "<eks_version>`; bump it with `eks_version`, re-read the chart's requests into capacity.py, `make test`"),
     PinnedVersion(
         "Terraform", "1.11.4", "`.github/workflows/*.yml`", None,
         "HashiCorp Terraform releases (1.10+ needed for ephemeral values, 1.11+ for write-only attributes)",

@@ -340,6 +340,20 @@ def test_cluster_encrypts_secrets_and_logs_the_control_plane(cycle, s):
     assert enabled == CONTROL_PLANE_LOG_TYPES
 
 
+def test_component_log_groups_exist_encrypted_and_retained_before_the_add_on(cycle, s):
+    """The add-on (left out here: moto has no add-on API) would create missing groups without a
+    key or retention; these are Terraform's, keyed and retained, when it starts writing."""
+    groups = cycle.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/containerinsights/{s.cluster_name}/")["logGroups"]
+    assert sorted(g["logGroupName"].rsplit("/", 1)[1] for g in groups) == ["application", "dataplane", "host",
+                                                                          "performance"]
+    assert {g.get("retentionInDays") for g in groups} == {s.component_log_retention_days}
+    [key_arn] = {g.get("kmsKeyId") for g in groups}
+    kms = cycle.client("kms")
+    assert kms.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"] == "Enabled"
+    policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    assert any(st.get("Principal", {}).get("Service") == f"logs.{s.region}.amazonaws.com" for st in policy["Statement"])
+
 def test_node_group_runs_in_the_private_subnets(cycle, ec2, s):
     group_subnets = node_group(cycle, s)["subnets"]
     private = ec2.describe_subnets(Filters=[
@@ -537,3 +551,4 @@ def test_the_recorded_aws_actions_are_the_ones_the_ci_policies_are_tested_agains
     assert set(committed) == set(recorded)
     assert {name: d for name, d in drift.items() if d != ([], [])} == {}, (
         "rewrite it: pipenv run python -m tools.emulator.rehearse --record-actions")
+

@@ -301,6 +301,8 @@ RULE_CASES = [
          rds_subnet_cidrs="10.1.0.0/29,10.1.0.8/29"),
     case("flow_log_retention_days", "flow_log_retention_days", "use a CloudWatch retention: 1, 3, 5, 7",
          flow_log_retention_days="100"),
+    case("component_log_retention_days", "component_log_retention_days", "use a CloudWatch retention: 1, 3, 5, 7",
+         component_log_retention_days="10"),
     case("eks_version_autoscaler", "eks_version", "use a version with a known Cluster Autoscaler release",
          eks_version="1.20"),
     case("node_instance_types_architecture", "node_instance_types", "use instance types of one architecture",

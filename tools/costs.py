@@ -77,6 +77,10 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
              volumes_max * p["ebs_gp3_gb_month"]),
         fixed(f"Network Load Balancer ({a['nlb_lcus']} LCU)", (p["nlb_hour"] + a["nlb_lcus"] * p["nlb_lcu_hour"]) * hours),
         fixed(f"CloudWatch Logs ({a['logs_gb_month']} GB ingested)", a["logs_gb_month"] * p["cloudwatch_logs_gb"]),
+        # Ingested once, then kept for the retention (at most the ingested volume x retention months).
+        fixed(f"component logs ({a['component_logs_gb_month']} GB/month, kept {s.component_log_retention_days} days)",
+              a["component_logs_gb_month"] * (p["cloudwatch_logs_gb"] + p["cloudwatch_logs_stored_gb_month"]
+                                               * s.component_log_retention_days / 30)),
         fixed(f"KMS keys ({len(resources.get('aws_kms_key', {}))}) and secrets ({secrets})",
               len(resources.get("aws_kms_key", {})) * p["kms_key_month"] + secrets * p["secret_month"]),
     ]

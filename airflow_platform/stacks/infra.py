@@ -1,4 +1,4 @@
-"""InfraStack: two VPCs, peered; an EKS cluster with CSI; the metadata database; task logs (AWS provider only)."""
+"""InfraStack: two VPCs, peered; EKS with CSI; the metadata database; task and component logs (AWS only)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from airflow_platform.airflow_identity import log_service_accounts
 from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_role_names, ci_roles_have_entries
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
+from airflow_platform.constructs.container_insights import ContainerInsights
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
 from airflow_platform.constructs.peered_database import PeeredDatabase
@@ -22,6 +23,7 @@ from airflow_platform.stacks.aws_provider import configure_aws
 from airflow_platform.stacks.backend import configure_backend
 from airflow_platform.stacks.infra_moved import move_from_earlier_addresses
 from airflow_platform.stacks.infra_outputs import InfraOutputs
+from airflow_platform.versions import CLOUDWATCH_OBSERVABILITY_ADDON
 
 
 def cluster_access_entries(
@@ -82,6 +84,13 @@ class InfraStack(TerraformStack):
             self, "task_logs", name=s.cluster_name, oidc=cluster.oidc,
             service_accounts=log_service_accounts(s.airflow_namespace),
             force_destroy=s.choices.task_logs_destroyable,
+        )
+        # Every pod's logs to encrypted CloudWatch log groups (Fluent Bit, the CloudWatch agent). Its
+        # DaemonSets need the node group (EksWithCsi's child "node_group") before the add-on can be active.
+        ContainerInsights(
+            self, "container_insights", cluster_name=s.cluster_name, oidc=cluster.oidc,
+            retention_days=s.component_log_retention_days, addon_version=CLOUDWATCH_OBSERVABILITY_ADDON,
+            after=[cluster.node.find_child("node_group")],
         )
         # Roles for the apps stack's other service accounts, and Airflow's generated secrets.
         autoscaler_role = ClusterAutoscalerRole(self, "cluster_autoscaler_role", cluster_name=s.cluster_name,
