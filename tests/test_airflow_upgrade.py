@@ -10,9 +10,11 @@ The stand-in, and where it is not RDS:
   owns; what differs between 15 and 16 for this role is in role administration (16: a
   CREATEROLE creator gets ADMIN, not SET, on the roles it creates), which the role bootstrap
   handles and tests/test_db_role_bootstrap.py proves on 18. Both 15 and 16 deny CREATE on the
-  `public` schema to non-owners ("PostgreSQL 15 release notes: remove PUBLIC creation
-  permission on the public schema"), so the migrations must run as the database's owner: here
-  they do, as on RDS.
+  `public` schema to non-owners (https://www.postgresql.org/docs/release/15.0/, "Migration to
+  Version 15": "Remove PUBLIC creation permission on the public schema"; 16 keeps it), so the
+  migrations must run as the database's owner: here they do, as on RDS. The 3.3.0 migrations
+  themselves (0110-0123: ADD/DROP COLUMN, CREATE TABLE/INDEX, ALTER ... TYPE ... USING on JSON)
+  use nothing whose behaviour differs between 15 and 16.
 - The roles are RDS's (tools/local_servers/rds_master.py): the master is no superuser, and the
   database and the `airflow` role are made by the project's own bootstrap
   (airflow_platform/db_role/bootstrap.py). Airflow connects as `airflow`, never as master.
@@ -208,6 +210,11 @@ def test_upgrade_keeps_the_run_history_and_the_downgrade_lets_the_previous_versi
             for a in chart_commands["wait"]]
     stuck = airflow(previous_bin, env, *wait, check=False)
     assert stuck.returncode != 0 and migrated in stuck.stdout + stuck.stderr
+    refusal = next(line for line in (stuck.stdout + stuck.stderr).splitlines() if "unapplied migrations" in line)
+    # ... and the previous revision's migrate Job, re-created by the rollback, fails too.
+    rerun = airflow(previous_bin, env, *chart_commands["migrate"], check=False)
+    assert rerun.returncode != 0 and f"Can't locate revision identified by '{migrated}'" in rerun.stdout + rerun.stderr
+    assert revision(server, password) == migrated
 
     # 3. The new version's pods start (their init container) and run the DAGs on the migrated history.
     with _timed(f"{new}: wait-for-migrations + run the DAGs"):
@@ -230,7 +237,7 @@ def test_upgrade_keeps_the_run_history_and_the_downgrade_lets_the_previous_versi
 
     with capsys.disabled():
         print(f"\nAirflow upgrade {PREVIOUS} -> {new}: {len(runs_after)} runs, {len(tis_after)} task instances kept; "
-              + ", ".join(f"{k} {v:.0f} s" for k, v in FIGURES.items()))
+              + ", ".join(f"{k} {v:.0f} s" for k, v in FIGURES.items()) + f"\nthe previous version's pods: {refusal}")
 
 
 def _key(version: str) -> tuple[int, ...]:
