@@ -210,6 +210,8 @@ def test_ci_caches_the_pipenv_env_and_the_jsii_cache():
     assert ".venv" in caches and "hashFiles('Pipfile.lock')" in caches[".venv"]
     # jsii-runtime's package cache on Linux: ~/.cache/aws/jsii/package-cache.
     assert "~/.cache/aws/jsii/package-cache" in caches
+    # tools/previous_airflow.py's default cache folder, keyed like its own folder name.
+    assert "hashFiles('tools/previous_airflow_constraints.txt')" in caches["~/.cache/airflow-platform/previous-airflow"]
     make_test = step_index(ci_steps, lambda s: runs(s, r"^make test$"))
     assert all(i < make_test for i, s in enumerate(ci_steps) if uses(s, "actions/cache"))
 
