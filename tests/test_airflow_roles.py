@@ -14,7 +14,7 @@ import pytest
 from airflow_platform.boundary_fit import outside
 from airflow_platform.ci_policies import CiTarget, boundary_policy
 from conftest import EXTRA_TASK_STATEMENT
-from defaults import example_ci_target
+from defaults import example_ci_target, settings_without_env
 from tools.iam_eval import Request, as_instance, decide
 from tools.iam_resolve import EXAMPLE_ACCOUNT, StackResolver, secret_arn, stack_roles
 
@@ -130,12 +130,13 @@ def settings_time_boundary(s) -> dict:
 
 
 @pytest.mark.parametrize("statement, fits", STATEMENTS, ids=[str(i) for i in range(len(STATEMENTS))])
-def test_the_settings_check_refuses_what_aws_would_deny(synth, statement, fits):
+def test_the_settings_check_refuses_what_aws_would_deny(statement, fits):
     """A statement the check accepts is allowed by the boundary as AWS evaluates it, on every
     action and resource it names (wildcards as a concrete instance, in the example account); one it
     refuses is denied somewhere, so the refusal is not a false alarm."""
-    assert (outside(statement, settings_time_boundary(synth.settings)) == []) == fits
-    boundary = boundary_policy(example_ci_target(synth.settings, EXAMPLE_ACCOUNT))
+    settings = settings_without_env()  # dev: the prefix airflow-dev, tags Project=airflow, Environment=dev
+    assert (outside(statement, settings_time_boundary(settings)) == []) == fits
+    boundary = boundary_policy(example_ci_target(settings, EXAMPLE_ACCOUNT))
     actions = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
     resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
     context = {key: value for keys in statement.get("Condition", {}).values() for key, value in keys.items()}
