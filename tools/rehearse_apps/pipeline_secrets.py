@@ -18,13 +18,12 @@ cannot prove:
 - Permissions: moto authorizes nothing here (static test credentials stand in for IRSA);
   an AccessDeniedException is not among the errors the backend catches, so on AWS a
   missing grant is logged at debug and the lookup falls through to the next backend.
-- Names: AWS resolves `SecretId` by name or by ARN, and a name that is also the prefix
-  of another secret's ARN suffix form is matched by exact name first (Secrets Manager API
-  Reference, GetSecretValue, "SecretId"); moto matches by name or ARN the same way for the
-  plain names used here. A deleted secret: AWS answers ResourceNotFoundException once it is
-  deleted without recovery (`ForceDeleteWithoutRecovery`), and InvalidRequestException
-  while it is scheduled for deletion; both make the backend return None. moto's answer for
-  the forced delete is the same ResourceNotFoundException.
+- Names and deletion: the backend passes the secret's name as `SecretId`, which AWS and moto
+  both resolve by exact name. A secret deleted with `ForceDeleteWithoutRecovery` answers
+  ResourceNotFoundException on AWS (Secrets Manager API Reference, DeleteSecret and
+  GetSecretValue, "Errors") and in moto; one merely scheduled for deletion answers
+  InvalidRequestException on AWS. The backend returns None on both, so the search goes on
+  to the next backend either way.
 """
 
 from __future__ import annotations
