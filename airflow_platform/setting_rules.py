@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.boundary_fit import outside, shape_problem
 from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
 from airflow_platform.profiles import PROFILES
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag
@@ -45,13 +46,15 @@ DB_USERNAME_ALLOWED = (f"use a letter then letters, digits or underscores, not o
 # Rules written as code (the rest are field constraints, named after their setting): their ids.
 CUSTOM_RULES = (
     "profile", "availability_zones_unique", "cidr_notation", "cidr_ipv6", "vpc_prefix", "subnet_prefix",
-    "flow_log_retention_days", "component_log_retention_days", "eks_version_autoscaler", "node_instance_types_architecture",
-    "db_username_reserved", "db_username_airflow_role", "state_bucket",
+    "flow_log_retention_days", "component_log_retention_days", "eks_version_autoscaler",
+    "node_instance_types_architecture", "db_username_reserved", "db_username_airflow_role", "state_bucket",
+    "airflow_task_policy_statements_shape",
     # between settings (the model validator)
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
     "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
     "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role", "state_bucket_exists_without_bucket",
+    "airflow_task_policy_statements_boundary",
 )
 
 
@@ -270,12 +273,42 @@ def _existing_bucket_is_named(s: Any, bad: Bad) -> None:
             "or leave state_bucket_exists false so that this bootstrap creates one")
 
 
+def policy_statements(value: tuple[dict, ...]) -> tuple[dict, ...]:
+    for n, statement in enumerate(value, start=1):
+        problem = shape_problem(statement)
+        if problem:
+            raise _refuse("airflow_task_policy_statements_shape", statement,
+                          f"statement {n} {problem} (an IAM policy statement, docs/pipelines.md)")
+    return value
+
+
+def _task_statements_inside_the_boundary(s: Any, bad: Bad) -> None:
+    # The boundary of this platform (ci_policies.boundary_policy), its account unknown yet: `*`.
+    from airflow_platform.ci_policies import CiTarget, boundary_policy
+
+    prefix = f"{s.name}-{s.profile}"  # Settings.prefix: `s` may be a plain namespace here
+    partition = "aws-cn" if s.region.startswith("cn-") else "aws-us-gov" if s.region.startswith("us-gov-") else "aws"
+    boundary = boundary_policy(CiTarget(
+        partition=partition, account_id="*", region=s.region, name=s.name, profile=s.profile, prefix=prefix,
+        state_bucket="", state_key_prefix="", plan_role_name="", deploy_role_name="",
+        boundary_name=f"{prefix}-permissions-boundary"))
+    for n, statement in enumerate(s.airflow_task_policy_statements, start=1):
+        cut = outside(statement, boundary)
+        if cut:
+            pairs = ", ".join(f"{action} on {resource}" for action, resource in cut[:3])
+            bad("airflow_task_policy_statements_boundary", "airflow_task_policy_statements", statement,
+                f"statement {n} grants {pairs}, which the permissions boundary {prefix}-permissions-boundary "
+                f"does not allow (IAM would deny it at run time); allowed: S3 on buckets {prefix}-*, secrets "
+                f"{prefix}/airflow/*, KMS keys tagged Project={s.name} and Environment={s.profile} (repeat "
+                "that Condition), logs, EC2 and ECR reads: airflow_platform/ci_policies.py boundary_policy")
+
+
 BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _zones_of_the_region,
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
-    _admins_are_not_ci_roles, _existing_bucket_is_named,
+    _admins_are_not_ci_roles, _existing_bucket_is_named, _task_statements_inside_the_boundary,
 )
 
 

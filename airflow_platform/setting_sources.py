@@ -20,8 +20,19 @@ def read_context(path: Path = CDKTF_JSON) -> dict[str, Any]:
     return json.loads(path.read_text())["context"]
 
 
+# Lists of JSON objects: their environment variable holds a JSON list (commas are inside them).
+JSON_SETTINGS = ("airflow_task_policy_statements",)
+
+
+def _json_list(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value  # not JSON: the model refuses it as not a list
+
+
 class EnvironmentSource(EnvSettingsSource):
-    """AIRFLOW_PLATFORM_* variables of `environ`. Lists are comma-separated; a variable that
+    """AIRFLOW_PLATFORM_* variables of `environ`. Lists are comma-separated (JSON for JSON_SETTINGS); a variable that
     names no setting is passed on under its own name, so the model refuses it."""
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
@@ -32,6 +43,8 @@ class EnvironmentSource(EnvSettingsSource):
         return {k.lower(): v for k, v in self.variables.items()}
 
     def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
+        if isinstance(value, str) and get_origin(field.annotation) is tuple and field_name in JSON_SETTINGS:
+            return _json_list(value)
         if isinstance(value, str) and get_origin(field.annotation) is tuple:
             return tuple(item.strip() for item in value.split(",") if item.strip())
         return super().prepare_field_value(field_name, field, value, value_is_complex)

@@ -36,7 +36,7 @@ from airflow_platform.setting_rules import (
     ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
     PRINCIPAL_RE, REGION_RE, RELATIVE_PATH_RE, SEMVER_RE, AnyCidr, Ipv4Cidr, SubnetCidrs, VpcCidr, WholeNumber,
     known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
-    one_architecture, not_allowed,
+    one_architecture, not_allowed, policy_statements,
 )
 from airflow_platform.setting_sources import ENV_PREFIX, ContextSource, EnvironmentSource, ProfileDefaultsSource, read_context
 from airflow_platform.versions import eks_support_warning
@@ -180,6 +180,9 @@ class Settings(BaseSettings):
         pattern=GITHUB_REPOSITORY_RE,
         allowed="use owner/name as GitHub spells it, such as your-org/airflow-on-eks (owner: up to 39 letters, "
         "digits and single hyphens; name: up to 100 letters, digits, '.', '_' and '-')")
+    airflow_task_policy_statements: Annotated[tuple[dict, ...], AfterValidator(policy_statements)] = setting(
+        "IAM statements added to the role task code runs under (workers, triggerer), for what the DAGs "
+        "need; each must lie inside the permissions boundary (docs/pipelines.md)")
     github_oidc_provider_exists: bool = setting(
         "the account already has GitHub's OIDC provider: look it up, do not create it")
 

@@ -67,6 +67,9 @@ def synth(tmp_path_factory) -> Synthesized:
     return synthesize(settings_without_env(), tmp_path_factory.mktemp("synth-dev"))
 
 
+# What a team's DAGs might need beyond connections and logs: their own data bucket (prod only).
+EXTRA_TASK_STATEMENT = {"Sid": "OrdersDataLake", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": "arn:aws:s3:::airflow-prod-data/*"}
 ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
 
 
@@ -80,6 +83,7 @@ def synth_prod(tmp_path_factory) -> Synthesized:
         acm_certificate_arn=ACM_CERTIFICATE_ARN,
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
+        airflow_task_policy_statements=json.dumps([EXTRA_TASK_STATEMENT]),
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 

@@ -264,12 +264,12 @@ def test_task_logs_bucket_is_encrypted_versioned_and_private(synth):
                                                     {"versioning_configuration": {"status": "Enabled"}})
 
 
-def test_airflow_role_trusts_exactly_the_chart_service_accounts(synth):
-    [statement] = _trust(synth.infra, "-airflow")
-    sub = _conditions(statement)["sub"]
+def test_airflow_roles_trust_exactly_their_components_service_accounts(synth):
     ns = synth.settings.airflow_namespace
-    assert sorted(sub) == sorted(f"system:serviceaccount:{ns}:airflow-{c}"
-                                 for c in ("worker", "scheduler", "triggerer", "dag-processor", "api-server"))
+    for suffix, components in (("-airflow", ("worker", "triggerer")), ("-airflow-api-server", ("api-server",))):
+        [statement] = _trust(synth.infra, suffix)
+        assert sorted(_conditions(statement)["sub"]) == sorted(f"system:serviceaccount:{ns}:airflow-{c}"
+                                                              for c in components)
 
 
 def test_kms_keys_rotate(synth):
@@ -279,8 +279,8 @@ def test_kms_keys_rotate(synth):
 
 def test_outputs_are_plain_values(synth):
     outputs = synth.infra["output"]
-    for name in ("cluster_name", "db_address", "db_port", "db_name", "db_secret_arn", "airflow_role_arn",
-                 "logs_bucket_name"):
+    for name in ("cluster_name", "db_address", "db_port", "db_name", "db_secret_arn", "airflow_worker_role_arn",
+                 "airflow_triggerer_role_arn", "airflow_api_server_role_arn", "logs_bucket_name"):
         assert name in outputs
         assert not outputs[name].get("sensitive")  # cdktf's own cross-stack outputs are sensitive; ours are plain
 

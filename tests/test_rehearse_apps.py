@@ -60,6 +60,24 @@ def test_services_keep_their_rendered_ports(rendered):
     assert "airflow-pgbouncer.airflow.svc.cluster.local" in wiring.hosts_file()
 
 
+def test_the_rendered_pods_that_run_task_code_search_the_platforms_secret_prefixes(synth, rendered):
+    """Where the rehearsal seeds the orders pipeline's connection and variable: the prefixes the
+    rendered workers (and triggerer) search; no other Airflow pod searches Secrets Manager."""
+    from tools.chart_render import pod_spec
+    from tools.rehearse_apps.pipeline_secrets import Prefixes, worker_prefixes
+
+    prefix = synth.settings.prefix
+    expected = Prefixes(f"{prefix}/airflow/connections", f"{prefix}/airflow/variables")
+    assert worker_prefixes(rendered) == worker_prefixes(rendered, "airflow-triggerer") == expected
+    for workload in rendered.workloads():
+        if workload["metadata"]["name"] in ("airflow-worker", "airflow-triggerer"):
+            continue
+        spec = pod_spec(workload)
+        names = [e["name"] for c in spec.get("initContainers", []) + spec["containers"] for e in c.get("env", [])]
+        assert not any(n.startswith(("AIRFLOW__WORKERS__SECRETS", "AIRFLOW__SECRETS__")) for n in names), \
+            workload["metadata"]["name"]
+
+
 def test_a_url_naming_a_port_no_service_offers_is_named(rendered):
     from tools.rehearse_apps.wiring import plan
 
@@ -118,6 +136,10 @@ def test_the_apps_stack_runs_end_to_end(synth):
     print(result.stdout[-20000:])
     assert result.returncode == 0, f"the rehearsal failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     assert "rehearsal PASSED" in result.stdout
+    # the orders pipeline read its connection and variable from moto's Secrets Manager, and
+    # failed with Airflow's own error once the connection's secret was gone
+    assert "read orders_source and orders_etl_base_path from Secrets Manager" in result.stdout
+    assert "extract failed: The conn_id `orders_source` isn't defined" in result.stdout
 
 
 @pytest.mark.apps_rehearsal

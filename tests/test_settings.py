@@ -311,6 +311,9 @@ RULE_CASES = [
     case("db_username_airflow_role", "db_username", "must not be named like Airflow's own database role",
          db_username="Airflow"),
     case("state_bucket", "state_bucket", "use an S3 bucket name", state_bucket="Tf_State"),
+    case("airflow_task_policy_statements_shape", "airflow_task_policy_statements",
+         "statement 1 has NotResource: use only Sid, Effect, Action, Resource, Condition",
+         context={"airflow_task_policy_statements": [{"Effect": "Allow", "Action": "s3:*", "NotResource": "x"}]}),
     # between settings
     case("availability_zones_region", "availability_zones", "use zones of region us-east-1, such as us-east-1a",
          availability_zones="eu-west-1a,eu-west-1b"),
@@ -345,6 +348,11 @@ RULE_CASES = [
          cluster_admin_principal_arns="arn:aws:iam::123456789012:role/github-airflow-dev-deploy"),
     case("state_bucket_exists_without_bucket", "state_bucket_exists", "set state_bucket to the bucket another "
          "environment's bootstrap created", state_bucket_exists="true"),
+    case("airflow_task_policy_statements_boundary", "airflow_task_policy_statements",
+         "statement 1 grants s3:GetObject on arn:aws:s3:::payments/*, which the permissions boundary "
+         "airflow-dev-permissions-boundary does not allow",
+         airflow_task_policy_statements='[{"Effect": "Allow", "Action": "s3:GetObject", '
+                                        '"Resource": "arn:aws:s3:::payments/*"}]'),
     # the input itself
     case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
     case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),

@@ -14,12 +14,13 @@ from cdktf_cdktf_provider_kubernetes.data_kubernetes_service_v1 import (
 )
 from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV1Metadata
 
-from airflow_platform.airflow_identity import LOG_COMPONENTS, RELEASE_NAME, service_account_name
+from airflow_platform.airflow_identity import AIRFLOW_COMPONENTS, RELEASE_NAME, service_account_name
 from airflow_platform.constructs.airflow_release_props import (
     Availability, CeleryWorkers, GitSync, InfraRefs, LoadBalancedUi,
 )
 from airflow_platform.constructs.airflow_secrets import AirflowSecrets, DatabaseConnection
 from airflow_platform.constructs.db_role_bootstrap import DbRoleBootstrap
+from airflow_platform.secrets_backend import LOOKUP_COMPONENTS, backend_env
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
@@ -28,7 +29,7 @@ HELM_DIR = Path(__file__).resolve().parents[2] / "helm"
 VALUES_FILE = HELM_DIR / "values.yaml"
 KNOWN_HOSTS_FILE = HELM_DIR / "git_known_hosts"
 HEALTH_PATH = "/api/v2/monitor/health"
-# The chart's value key of each component whose service account gets the task-logs role.
+# The chart's value key of each component with a service account of its own.
 CHART_KEYS = {"worker": "workers", "scheduler": "scheduler", "triggerer": "triggerer",
               "dag-processor": "dagProcessor", "api-server": "apiServer"}
 # The chart's value key of each long-running component that holds the Airflow role's password
@@ -124,8 +125,10 @@ def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadB
     service = api_server_service(ui)
 
     def service_account(component: str) -> dict:
-        return {"create": True, "name": service_account_name(component),
-                "annotations": {"eks.amazonaws.com/role-arn": infra.airflow_role_arn}}
+        account = {"create": True, "name": service_account_name(component)}
+        if component in infra.airflow_role_arns:  # IRSA: the role the infra stack made for it (AirflowRoles)
+            account["annotations"] = {"eks.amazonaws.com/role-arn": infra.airflow_role_arns[component]}
+        return account
 
     values: dict = {
         "defaultAirflowTag": image_tag,
@@ -176,8 +179,12 @@ def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadB
             "remote_log_conn_id": "aws_default",
         }},
     }
-    for component in LOG_COMPONENTS:
+    for component in AIRFLOW_COMPONENTS:
         values.setdefault(CHART_KEYS[component], {})["serviceAccount"] = service_account(component)
+    # Connections and variables from Secrets Manager where task and trigger code runs, and only
+    # there (airflow_platform/secrets_backend.py cites the Airflow source that decides).
+    for component in LOOKUP_COMPONENTS:
+        values.setdefault(CHART_KEYS[component], {}).setdefault("env", []).extend(backend_env(infra.secrets_prefix, region))
     return values
 
 

@@ -6,6 +6,7 @@ The stack maps settings onto these; the construct never sees the whole Settings 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ class LoadBalancedUi:
 class InfraRefs:
     """What AirflowRelease needs from the infra stack (its outputs, as Terraform references)."""
 
-    airflow_role_arn: str  # IRSA role of Airflow's service accounts (task logs)
+    airflow_role_arns: Mapping[str, str]  # chart component -> its IRSA role; a component absent has none
     logs_bucket_name: str
+    secrets_prefix: str  # settings.prefix: connections and variables are `<this>/airflow/{connections,variables}/*`
     secret_arns: dict[str, str]  # generated secret name -> Secrets Manager ARN
     master_secret_arn: str  # the RDS-managed master secret: only the role bootstrap Job reads it
     db_bootstrap_role_arn: str

@@ -77,7 +77,7 @@ class AppsStack(TerraformStack):
             database=DatabaseConnection(address=infra.db_address, port=infra.db_port, name=infra.db_name,
                                         role=AIRFLOW_DB_ROLE),
             infra=InfraRefs(
-                airflow_role_arn=infra.airflow_role_arn, logs_bucket_name=infra.logs_bucket_name,
+                airflow_role_arns=infra.airflow_role_arns, logs_bucket_name=infra.logs_bucket_name, secrets_prefix=s.prefix,
                 secret_arns={name: infra.generated_secret_arns[name] for name in SOURCES},
                 master_secret_arn=infra.db_secret_arn, db_bootstrap_role_arn=infra.db_bootstrap_role_arn),
             # the chart's volume claims bind to the default class; autoscaler and KEDA first

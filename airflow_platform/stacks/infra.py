@@ -5,8 +5,8 @@ from __future__ import annotations
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from airflow_platform.airflow_identity import log_service_accounts
 from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_role_names, ci_roles_have_entries
+from airflow_platform.constructs.airflow_roles import AirflowRoles
 from airflow_platform.constructs.aws_account import AwsAccount
 from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
 from airflow_platform.constructs.container_insights import ContainerInsights
@@ -80,11 +80,7 @@ class InfraStack(TerraformStack):
             multi_az=s.choices.db_multi_az, deletion_protection=s.choices.db_deletion_protection,
             final_snapshot=s.choices.db_final_snapshot,
         )
-        task_logs = TaskLogs(
-            self, "task_logs", name=s.cluster_name, oidc=cluster.oidc,
-            service_accounts=log_service_accounts(s.airflow_namespace),
-            force_destroy=s.choices.task_logs_destroyable,
-        )
+        task_logs = TaskLogs(self, "task_logs", name=s.cluster_name, force_destroy=s.choices.task_logs_destroyable)
         # Every pod's logs to encrypted CloudWatch log groups (Fluent Bit, the CloudWatch agent). Its
         # DaemonSets need the node group (EksWithCsi's child "node_group") before the add-on can be active.
         ContainerInsights(
@@ -100,13 +96,19 @@ class InfraStack(TerraformStack):
             recovery_window_days=s.choices.secret_recovery_days,
             master_secret_arn=db.secret_arn, master_secret_key_arn=db.secret_key_arn, oidc=cluster.oidc,
         )
+        # A role per kind of Airflow component: task code reads connections and variables, the UI reads logs.
+        airflow_roles = AirflowRoles(
+            self, "airflow_roles", name=s.cluster_name, prefix=s.prefix, namespace=s.airflow_namespace,
+            oidc=cluster.oidc, task_logs=task_logs, secrets_key_arn=secrets.key_arn,
+            extra_statements=s.airflow_task_policy_statements,
+        )
         # Earlier addresses of resources whose constructs moved: no replacement on upgrade.
         move_from_earlier_addresses(self)
 
         # Plain values only: what the apps stack (and a human) needs.
         self.outputs = InfraOutputs(
             cluster_name=cluster.cluster_name, db_address=db.address, db_port=db.port, db_name=db.db_name,
-            db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arn=task_logs.role_arn,
+            db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arns=airflow_roles.role_arns,
             logs_bucket_name=task_logs.bucket_name, cluster_autoscaler_role_arn=autoscaler_role.arn,
             db_bootstrap_role_arn=secrets.bootstrap_role_arn, generated_secret_arns=secrets.arns,
         )

@@ -42,6 +42,11 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         # Pipeline output; tests that inspect it point it at their own tmp_path.
         "AIRFLOW_VAR_ORDERS_ETL_BASE_PATH": str(_AIRFLOW_HOME / "orders_etl"),
+        # The orders source, as the environment-variable backend reads it (JSON form): on the
+        # platform the same connection is a secret under <prefix>/airflow/connections/, read
+        # by the worker's Secrets Manager backend first (docs/pipelines.md). Every search path
+        # of Airflow 3 holds the environment backend, so dag.test() finds it here.
+        "AIRFLOW_CONN_ORDERS_SOURCE": '{"conn_type": "http", "host": "orders.example.test"}',
     }
 )
 # unit_test_mode is deliberately not enabled: it loads Airflow's own unit_tests.cfg,

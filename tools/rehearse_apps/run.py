@@ -19,6 +19,7 @@ from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
+from tools.rehearse_apps import pipeline_secrets
 from tools.rehearse_apps.pods import PodFactory
 from tools.rehearse_apps.rotation import Database, PasswordRotation, script_env, unreadable_secret
 from tools.rehearse_apps.secret_values import SecretFiller
@@ -184,6 +185,10 @@ class Rehearsal:
             sm = _client("secretsmanager", moto.endpoint, region)
             for arn, value in {filler.master_secret_arn(): json.dumps(master), **filler.store}.items():
                 sm.create_secret(Name=_secret_name(arn), SecretString=value)
+            # What the team adds: the orders pipeline's connection and variable, where the workers look.
+            pipeline = pipeline_secrets.seed(sm, _client("kms", moto.endpoint, region),
+                                             pipeline_secrets.worker_prefixes(rendered), _secrets_key_alias(infra))
+            clock.say(f"  seeded {', '.join(pipeline.values())}")
 
         irsa = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": region,  # pragma: allowlist secret
                 "AWS_REGION": region, "AWS_ENDPOINT_URL": moto.endpoint}
@@ -243,6 +248,8 @@ class Rehearsal:
                 runs = api.wait_runs(dag_id, None, 240, self.check,
                                      on_first_success=lambda d: first.setdefault("t", clock.elapsed()))
                 clock.say(f"  {dag_id}: {len(runs)} run(s) succeeded")
+                if dag_id == pipeline_secrets.DAG_ID:
+                    clock.say("  " + pipeline_secrets.check_read_from_secrets_manager(api, set(runs)))
             self.figures["first successful DAG run"] = f"{first['t']:.1f} s after start"
 
         # `make rotate-db-password`, twice: applied in the stack's order, then with a failing Job.
@@ -320,11 +327,22 @@ class Rehearsal:
             n = check_remote_logs(api, dag_ids, s3, remote.netloc, remote.path.lstrip("/"))
             self.figures["remote logs"] = f"{n} task logs in s3://{remote.netloc}{remote.path}"
 
+        # Last: the failed try stays in the DAG's history, where wait_runs would count it.
+        with clock.phase("the orders pipeline without its connection's secret"):
+            clock.say("  " + pipeline_secrets.check_missing_connection_fails(
+                api, sm, pipeline["connection"], 90, self.check))
+
         self.clock.say("SUMMARY")
         for phase, seconds in clock.durations.items():
             self.clock.say(f"  {seconds:7.1f}s  {phase}")
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
+
+
+def _secrets_key_alias(infra: dict) -> str:
+    """The alias of the platform's secrets key (AirflowSecretStore), as the infra stack names it."""
+    [alias] = [a["name"] for a in infra["resource"]["aws_kms_alias"].values() if a["name"].endswith("-airflow-secrets")]
+    return alias
 
 
 def _secret_name(arn: str) -> str:
