@@ -88,3 +88,25 @@ def test_dev_keeps_the_local_sign_in(synth):
     assert "apiServerConfig" not in computed["apiServer"] and "env" not in computed["apiServer"]
     assert not [r for r in resources(synth.apps, "kubernetes_secret_v1").values()
                 if r["metadata"]["name"] == KUBERNETES_SECRET]
+
+
+def test_the_chart_mounts_the_config_where_fab_reads_it_and_the_secret_as_env(synth_prod, rendered_prod):
+    """As the chart renders it: the ConfigMap holds the file verbatim (after `tpl`), the API server
+    mounts it at $AIRFLOW_HOME/webserver_config.py (FAB's `[fab] config_file` default), and the
+    client secret arrives by env from the Secret, never as a value."""
+    from tools.chart_render import pod_spec
+
+    s = synth_prod.settings
+    expected = webserver_config(OidcSignIn(
+        issuer_url=s.oidc_issuer_url, client_id=s.oidc_client_id, client_secret_id=client_secret_id(s.prefix),
+        groups_claim=s.oidc_groups_claim, role_mappings=s.oidc_role_mappings))
+    config_map = rendered_prod.get("ConfigMap", "airflow-api-server-config")
+    assert config_map["data"]["webserver_config.py"] == expected.rstrip("\n")
+    spec = pod_spec(rendered_prod.get("Deployment", "airflow-api-server"))
+    [api] = [c for c in spec["containers"] if c["name"] == "api-server"]
+    [mount] = [m for m in api["volumeMounts"] if m.get("subPath") == "webserver_config.py"]
+    assert mount["mountPath"] == "/opt/airflow/webserver_config.py"
+    [volume] = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["configMap"]["name"] == "airflow-api-server-config"
+    [env] = [e for e in api["env"] if e["name"] == CLIENT_SECRET_ENV]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": KUBERNETES_SECRET, "key": "client-secret"}

@@ -18,6 +18,7 @@ from tools.chart_render import REPO, Rendered, TerraformValues, pod_spec, render
 from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
+from tools.rehearse_apps.oidc_sign_in import LOGIN_PATH, check_provider_sign_in, login_page_problem
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
 from tools.rehearse_apps.pods import PodFactory
 from tools.rehearse_apps.rotation import Database, PasswordRotation, script_env, unreadable_secret
@@ -30,6 +31,7 @@ from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside
 
 VENV_BIN = REPO / ".venv" / "bin"
 DATABASE_ADDRESS = "127.0.2.1"  # the RDS endpoint's name resolves here
+OIDC_ADDRESS = "127.0.4.1"  # the stub OIDC provider and the API server that signs in through it
 ADMIN_USERNAME = "admin"
 FAILURES = (Exception,)  # any error fails the run with its message, after cleanup
 
@@ -234,6 +236,15 @@ class Rehearsal:
             for dag_id in dag_ids:
                 api.wait_dag(dag_id, 120, self.check)
                 api.unpause(dag_id)
+
+        with clock.phase("sign-in pages: the password form without a provider, an OIDC provider (stub) with one"):
+            problem = login_page_problem(api.get_page(LOGIN_PATH), None)
+            if problem:
+                raise TrafficError(problem)
+            check_provider_sign_in(
+                release=release, values=values, kube_version=eks_version(infra), secrets=secrets,
+                base=base / "oidc", base_env=base_env, airflow_files=adaptations.airflow_files,
+                extra_env=extra_env.get(api_service.pod, {}), address=OIDC_ADDRESS, check=self.check, say=clock.say)
 
         first: dict[str, float] = {}
         with clock.phase("trigger each DAG once and wait for success"):
