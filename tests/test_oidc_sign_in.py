@@ -110,3 +110,22 @@ def test_the_chart_mounts_the_config_where_fab_reads_it_and_the_secret_as_env(sy
     assert volume["configMap"]["name"] == "airflow-api-server-config"
     [env] = [e for e in api["env"] if e["name"] == CLIENT_SECRET_ENV]
     assert env["valueFrom"]["secretKeyRef"] == {"name": KUBERNETES_SECRET, "key": "client-secret"}
+
+
+def test_the_ci_roles_read_the_client_secret_where_the_docs_store_it(synth):
+    """docs/security.md has the operator create `<prefix>/airflow/oidc-client-secret` under the platform's
+    key: the plan and deploy roles' reads (the ephemeral value, the version ids) and the decrypt through
+    Secrets Manager must be allowed there, as AWS evaluates them (tools/iam_eval.py)."""
+    from airflow_platform.ci_policies import deploy_policy, plan_policy
+    from defaults import example_ci_target
+    from tools.iam_eval import Request, decide
+    from tools.iam_resolve import secret_arn
+
+    t = example_ci_target(synth.settings, "123456789012")
+    arn = secret_arn(t.partition, t.region, t.account_id, client_secret_id(t.prefix))
+    key = t.arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    via = {**t.platform_tags, "kms:ViaService": f"secretsmanager.{t.region}.amazonaws.com"}
+    for policy in (plan_policy(t), deploy_policy(t)):
+        for action in ("secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds"):
+            assert decide(Request(action, arn, {}), [policy]).allowed, action
+        assert decide(Request("kms:Decrypt", key, via), [policy]).allowed
