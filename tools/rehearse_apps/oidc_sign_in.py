@@ -91,13 +91,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # the 302 itself is the answer
 
 
-def _get(url: str, timeout: float = 10) -> tuple[int, str, dict[str, str]]:
+def _get(url: str, timeout: float = 10):
+    """(status, body, headers); headers look up names case-insensitively (uvicorn sends them lowercase)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
     try:
         with opener.open(url, timeout=timeout) as response:
-            return response.status, response.read().decode(errors="replace"), dict(response.headers)
+            return response.status, response.read().decode(errors="replace"), response.headers
     except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(errors="replace"), dict(err.headers)
+        return err.code, err.read().decode(errors="replace"), err.headers
 
 
 def login_page_problem(html: str, provider: str | None) -> str | None:
