@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
-from airflow_platform.constructs.airflow_release import to_yaml
+import yaml
+
 from airflow_platform.oidc_sign_in import (
     CLIENT_SECRET_KEY, KUBERNETES_SECRET, PROVIDER_NAME, OidcSignIn, chart_values,
 )
@@ -114,27 +115,41 @@ def login_page_problem(html: str, provider: str | None) -> str | None:
 
 def render_with_provider(release: dict, values: TerraformValues, kube_version: str, sign_in: OidcSignIn) -> Rendered:
     """The chart with the apps stack's sign-in values on top (the Secret by its literal name)."""
-    extra = to_yaml(chart_values(sign_in, KUBERNETES_SECRET))
+    extra = yaml.safe_dump(chart_values(sign_in, KUBERNETES_SECRET), sort_keys=True)
     return render_release({**release, "values": [*release["values"], extra]}, values, kube_version=kube_version)
 
 
-def check_provider_sign_in(*, release: dict, values: TerraformValues, kube_version: str,
-                           secrets: dict[str, dict[str, str]], base: Path, base_env: dict[str, str],
-                           airflow_files: dict[str, str], extra_env: dict[str, str], address: str,
-                           check: Callable[[], None], say: Callable[[str], None], timeout: float = 150) -> None:
-    stub = StubProvider(address).start()
-    process: Process | None = None
-    try:
-        sign_in = OidcSignIn(issuer_url=stub.issuer, client_id=CLIENT_ID, client_secret_id="(rehearsal)",
+class ProviderSignIn:
+    """The second API server with a provider: `start` (render, stub, process) returns at once, so it
+    starts while the DAGs run; `check` then waits for its login page and checks the sign-in."""
+
+    def __init__(self, *, release: dict, values: TerraformValues, kube_version: str,
+                 secrets: dict[str, dict[str, str]], base: Path, base_env: dict[str, str],
+                 airflow_files: dict[str, str], extra_env: dict[str, str], address: str) -> None:
+        self.args = dict(release=release, values=values, kube_version=kube_version, secrets=secrets, base=base,
+                         base_env=base_env, airflow_files=airflow_files, extra_env=extra_env)
+        self.address = address
+        self.stub: StubProvider | None = None
+        self.process: Process | None = None
+
+    def start(self) -> ProviderSignIn:
+        a = self.args
+        self.stub = StubProvider(self.address).start()
+        sign_in = OidcSignIn(issuer_url=self.stub.issuer, client_id=CLIENT_ID, client_secret_id="(rehearsal)",
                              role_mappings=("airflow-admins=Admin",))
-        rendered = render_with_provider(release, values, kube_version, sign_in)
-        with_secret = {**secrets, KUBERNETES_SECRET: {CLIENT_SECRET_KEY: "rehearsal-client-secret"}}  # pragma: allowlist secret
-        pods = PodFactory(rendered, with_secret, base, base_env=base_env, airflow_files=airflow_files)
-        container = pods.container("Deployment", API_SERVER, "api-server",
-                                   extra_env={**extra_env, "AIRFLOW__API__HOST": address})
-        process = Process(container)
-        port = int(container.env.get("AIRFLOW__API__PORT", "8080"))
-        url = f"http://{address}:{port}"
+        rendered = render_with_provider(a["release"], a["values"], a["kube_version"], sign_in)
+        with_secret = {**a["secrets"], KUBERNETES_SECRET: {CLIENT_SECRET_KEY: "rehearsal-client-secret"}}  # pragma: allowlist secret
+        pods = PodFactory(rendered, with_secret, a["base"], base_env=a["base_env"], airflow_files=a["airflow_files"])
+        self.container = pods.container("Deployment", API_SERVER, "api-server",
+                                        extra_env={**a["extra_env"], "AIRFLOW__API__HOST": self.address})
+        self.process = Process(self.container)
+        return self
+
+    def check(self, check: Callable[[], None], say: Callable[[str], None], timeout: float = 150) -> None:
+        stub, process = self.stub, self.process
+        assert stub is not None and process is not None, "start() first"
+        port = int(self.container.env.get("AIRFLOW__API__PORT", "8080"))
+        url = f"http://{self.address}:{port}"
         deadline = time.monotonic() + timeout
         status, html = 0, ""
         while time.monotonic() < deadline:
@@ -162,7 +177,9 @@ def check_provider_sign_in(*, release: dict, values: TerraformValues, kube_versi
                                f"after {stub.fetches} fetch(es) of the discovery document")
         say(f"  the login page offers {PROVIDER_NAME}; it redirects to {stub.issuer}/authorize with client_id "
             f"{CLIENT_ID} after fetching the discovery document")
-    finally:
-        if process is not None:
-            process.stop()
-        stub.stop()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        if self.stub is not None:
+            self.stub.stop()

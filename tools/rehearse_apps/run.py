@@ -18,7 +18,7 @@ from tools.chart_render import REPO, Rendered, TerraformValues, pod_spec, render
 from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
-from tools.rehearse_apps.oidc_sign_in import LOGIN_PATH, check_provider_sign_in, login_page_problem
+from tools.rehearse_apps.oidc_sign_in import LOGIN_PATH, ProviderSignIn, login_page_problem
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
 from tools.rehearse_apps.pods import PodFactory
 from tools.rehearse_apps.rotation import Database, PasswordRotation, script_env, unreadable_secret
@@ -237,14 +237,13 @@ class Rehearsal:
                 api.wait_dag(dag_id, 120, self.check)
                 api.unpause(dag_id)
 
-        with clock.phase("sign-in pages: the password form without a provider, an OIDC provider (stub) with one"):
-            problem = login_page_problem(api.get_page(LOGIN_PATH), None)
-            if problem:
-                raise TrafficError(problem)
-            check_provider_sign_in(
+        with clock.phase("start a second API server, signing in through an OIDC provider (a stub on loopback)"):
+            provider_sign_in = ProviderSignIn(
                 release=release, values=values, kube_version=eks_version(infra), secrets=secrets,
                 base=base / "oidc", base_env=base_env, airflow_files=adaptations.airflow_files,
-                extra_env=extra_env.get(api_service.pod, {}), address=OIDC_ADDRESS, check=self.check, say=clock.say)
+                extra_env=extra_env.get(api_service.pod, {}), address=OIDC_ADDRESS)
+            stack.callback(provider_sign_in.stop)
+            provider_sign_in.start()  # it starts while the DAGs run; checked after them
 
         first: dict[str, float] = {}
         with clock.phase("trigger each DAG once and wait for success"):
@@ -255,6 +254,13 @@ class Rehearsal:
                                      on_first_success=lambda d: first.setdefault("t", clock.elapsed()))
                 clock.say(f"  {dag_id}: {len(runs)} run(s) succeeded")
             self.figures["first successful DAG run"] = f"{first['t']:.1f} s after start"
+
+        with clock.phase("sign-in pages: the password form without a provider, the provider's with one"):
+            problem = login_page_problem(api.get_page(LOGIN_PATH), None)
+            if problem:
+                raise TrafficError(problem)
+            provider_sign_in.check(self.check, clock.say)
+            provider_sign_in.stop()
 
         # `make rotate-db-password`, twice: applied in the stack's order, then with a failing Job.
         [bootstrap] = [n for n in stack_jobs if "AIRFLOW_DB_PASSWORD_SECRET_ARN" in _job_env(rendered, n)]
