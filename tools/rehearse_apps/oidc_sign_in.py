@@ -120,8 +120,8 @@ def render_with_provider(release: dict, values: TerraformValues, kube_version: s
 
 
 class ProviderSignIn:
-    """The second API server with a provider: `start` (render, stub, process) returns at once, so it
-    starts while the DAGs run; `check` then waits for its login page and checks the sign-in."""
+    """The second API server with a provider: `start` (render, stub, process) returns at once;
+    `check` waits for its login page and checks the sign-in."""
 
     def __init__(self, *, release: dict, values: TerraformValues, kube_version: str,
                  secrets: dict[str, dict[str, str]], base: Path, base_env: dict[str, str],
