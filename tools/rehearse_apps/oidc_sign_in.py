@@ -180,6 +180,6 @@ class ProviderSignIn:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.stop()
+            self.process.stop(timeout=2)  # a throwaway server: no graceful shutdown to wait for
         if self.stub is not None:
             self.stub.stop()
