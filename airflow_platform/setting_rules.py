@@ -18,6 +18,7 @@ from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
 from airflow_platform.boundary_fit import outside, shape_problem
 from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
 from airflow_platform.profiles import PROFILES
+from airflow_platform.ui_access_rules import UI_BETWEEN_RULES, UI_RULE_IDS
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag
 
 # --- the rules on one value ---------------------------------------------------------------
@@ -55,6 +56,7 @@ CUSTOM_RULES = (
     "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
     "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role", "state_bucket_exists_without_bucket",
     "airflow_task_policy_statements_boundary",
+    *UI_RULE_IDS,
 )
 
 
@@ -308,7 +310,7 @@ BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
-    _admins_are_not_ci_roles, _existing_bucket_is_named, _task_statements_inside_the_boundary,
+    _admins_are_not_ci_roles, _existing_bucket_is_named, _task_statements_inside_the_boundary, *UI_BETWEEN_RULES,
 )
 
 

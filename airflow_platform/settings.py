@@ -38,6 +38,9 @@ from airflow_platform.setting_rules import (
     known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
     one_architecture, not_allowed, policy_statements,
 )
+from airflow_platform.ui_access_rules import (
+    OIDC_CLIENT_ID_RE, OIDC_GROUPS_CLAIM_RE, OIDC_ISSUER_RE, OIDC_ROLE_MAPPING_RE, UI_EXPOSURE_RE, AIRFLOW_ROLES,
+)
 from airflow_platform.setting_sources import ENV_PREFIX, ContextSource, EnvironmentSource, ProfileDefaultsSource, read_context
 from airflow_platform.versions import eks_support_warning
 
@@ -165,6 +168,24 @@ class Settings(BaseSettings):
     acm_certificate_arn: str = setting(
         "ACM certificate ARN for HTTPS on the load balancer; empty for HTTP",
         pattern=f"^$|{ACM_RE}", allowed="use an ACM certificate ARN, or leave it empty for HTTP")
+    ui_exposure: str = setting(
+        "internal (from the VPC, its peers, a VPN) or internet-facing (then with acm_certificate_arn)",
+        pattern=UI_EXPOSURE_RE, allowed="use internal or internet-facing")
+    allow_plain_http_ui: bool = setting(
+        "dev only: let an internet-facing UI without acm_certificate_arn listen on plain HTTP (narrow sources)")
+    oidc_issuer_url: str = setting(
+        "OIDC issuer of the identity provider users sign in with (https://...); empty: the local admin only",
+        pattern=OIDC_ISSUER_RE,
+        allowed="use the provider's https issuer URL without query, fragment or credentials, or leave it empty")
+    oidc_client_id: str = setting(
+        "client id of this application at the identity provider (its secret is in Secrets Manager)",
+        pattern=OIDC_CLIENT_ID_RE, allowed="use the client id as the provider shows it (no spaces, quotes or braces)")
+    oidc_groups_claim: str = setting(
+        "claim of the ID token / userinfo that lists the user's groups",
+        pattern=OIDC_GROUPS_CLAIM_RE, allowed="use a claim name such as groups or cognito:groups")
+    oidc_role_mappings: tuple[Annotated[str, Field(pattern=OIDC_ROLE_MAPPING_RE)], ...] = setting(
+        "group=Role pairs: members of the group get that Airflow role at every sign-in",
+        item_allowed=f"use group=Role with Role one of {', '.join(AIRFLOW_ROLES)}")
     state_bucket: Annotated[str, AfterValidator(s3_bucket_name)] = setting(
         "S3 bucket for Terraform state; empty keeps state in local files")
     state_bucket_exists: bool = setting(

@@ -70,17 +70,21 @@ def synth(tmp_path_factory) -> Synthesized:
 # What a team's DAGs might need beyond connections and logs: their own data bucket (prod only).
 EXTRA_TASK_STATEMENT = {"Sid": "OrdersDataLake", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
                         "Resource": "arn:aws:s3:::airflow-prod-data/*"}
+OIDC_ISSUER_URL = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
 ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
 
 
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
-    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider."""
+    an internet-facing UI with HTTPS and sign-in through an OIDC provider, a private DAG repository
+    over SSH, KEDA, an existing GitHub OIDC provider."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
-        acm_certificate_arn=ACM_CERTIFICATE_ARN,
+        acm_certificate_arn=ACM_CERTIFICATE_ARN, ui_exposure="internet-facing",
+        oidc_issuer_url=OIDC_ISSUER_URL, oidc_client_id="airflow-prod", oidc_groups_claim="cognito:groups",
+        oidc_role_mappings="airflow-admins=Admin,data-engineers=User,data-engineers=Op",
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
         airflow_task_policy_statements=json.dumps([EXTRA_TASK_STATEMENT]),

@@ -275,20 +275,27 @@ def test_task_logs_go_to_the_infra_bucket(synth, chart):
                         logging["remote_base_log_folder"])
 
 
-def test_ui_behind_an_internet_facing_load_balancer(synth, synth_prod, chart):
+def test_ui_behind_an_internal_or_an_internet_facing_load_balancer(synth, synth_prod, chart):
+    """dev (the default): internal, plain HTTP inside the VPC. prod here: internet-facing, TLS on 443
+    and no port 80 at all. Both annotations agree (the in-tree controller reads `internal`, the
+    AWS Load Balancer Controller `scheme`: constructs/ui_load_balancer.py)."""
     service = merged(synth.apps, chart)["apiServer"]["service"]
     assert service["type"] == "LoadBalancer"
     annotations = service["annotations"]
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-    assert annotations[f"{prefix}type"] == "nlb" and annotations[f"{prefix}scheme"] == "internet-facing"
+    assert annotations[f"{prefix}type"] == "nlb"
+    assert (annotations[f"{prefix}scheme"], annotations[f"{prefix}internal"]) == ("internal", "true")
     assert annotations[f"{prefix}healthcheck-path"] == "/api/v2/monitor/health"
     assert service["loadBalancerSourceRanges"] == [str(net) for net in synth.settings.load_balancer_source_cidrs]
     assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "api-server"}]
     assert synth.apps["output"]["airflow_url"]["value"].startswith("http://${data.kubernetes_service_v1.")
 
     tls = merged(synth_prod.apps, chart)["apiServer"]["service"]
+    assert (tls["annotations"][f"{prefix}scheme"], tls["annotations"][f"{prefix}internal"]) == (
+        "internet-facing", "false")
     assert tls["annotations"][f"{prefix}ssl-cert"] == synth_prod.settings.acm_certificate_arn
-    assert tls["ports"] == [{"name": "https", "port": 443, "targetPort": "api-server"}]
+    assert tls["annotations"][f"{prefix}ssl-ports"] == "https"
+    assert tls["ports"] == [{"name": "https", "port": 443, "targetPort": "api-server"}]  # port 80 is closed
     assert synth_prod.apps["output"]["airflow_url"]["value"].startswith("https://")
 
 

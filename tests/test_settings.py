@@ -353,6 +353,25 @@ RULE_CASES = [
          "airflow-dev-permissions-boundary does not allow",
          airflow_task_policy_statements='[{"Effect": "Allow", "Action": "s3:GetObject", '
                                         '"Resource": "arn:aws:s3:::payments/*"}]'),
+    # who reaches the UI, and how they sign in (airflow_platform/ui_access_rules.py)
+    case("ui_exposure", "ui_exposure", "use internal or internet-facing", ui_exposure="public"),
+    case("oidc_issuer_url", "oidc_issuer_url", "use the provider's https issuer URL",
+         oidc_issuer_url="http://login.example.com", oidc_client_id="airflow"),
+    case("oidc_client_id", "oidc_client_id", "use the client id as the provider shows it",
+         oidc_issuer_url="https://login.example.com", oidc_client_id="{{ .Values }}"),
+    case("oidc_groups_claim", "oidc_groups_claim", "use a claim name such as groups", oidc_groups_claim="my groups"),
+    case("oidc_role_mappings_item", "oidc_role_mappings", "use group=Role with Role one of Admin, Op, User, Viewer",
+         oidc_issuer_url="https://login.example.com", oidc_client_id="airflow", oidc_role_mappings="admins=Root"),
+    case("ui_internet_facing_without_tls", "ui_exposure", "an internet-facing UI needs acm_certificate_arn",
+         ui_exposure="internet-facing"),
+    case("allow_plain_http_ui_in_prod", "allow_plain_http_ui", "allowed in dev only, not in prod",
+         profile="prod", ui_exposure="internet-facing", allow_plain_http_ui="true",
+         load_balancer_source_cidrs="198.51.100.0/24"),
+    case("allow_plain_http_ui_open_to_everyone", "load_balancer_source_cidrs", "never everyone",
+         ui_exposure="internet-facing", allow_plain_http_ui="true", load_balancer_source_cidrs="198.51.100.0/24,::/0"),
+    case("oidc_client_id_missing", "oidc_client_id", "set the client id", oidc_issuer_url="https://login.example.com"),
+    case("oidc_issuer_url_missing", "oidc_issuer_url", "set the identity provider's issuer",
+         oidc_role_mappings="admins=Admin"),
     # the input itself
     case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
     case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),
@@ -421,3 +440,18 @@ def test_settings_are_frozen():
     s = load()
     with pytest.raises(ValidationError, match="frozen"):
         s.name = "other"  # type: ignore[misc]
+
+
+def test_the_ui_is_internal_by_default_in_both_profiles():
+    for profile in PROFILES:
+        assert load(profile=profile).ui_exposure == "internal"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"ui_exposure": "internet-facing", "acm_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-1"},
+    {"ui_exposure": "internet-facing", "allow_plain_http_ui": "true", "load_balancer_source_cidrs": "198.51.100.0/24"},
+    {"oidc_issuer_url": "https://login.example.com/oauth2/default", "oidc_client_id": "0oa1b2c3",
+     "oidc_groups_claim": "cognito:groups", "oidc_role_mappings": "airflow-admins=Admin,data-eng=User"},
+])
+def test_the_ui_choices_that_are_allowed(overrides):
+    load(**overrides)

@@ -58,6 +58,9 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
     volumes_min, volumes_max = release_volumes_gib(manifests, s.celery_worker_min_replicas, workers_at_max(s))
     secrets = len(resources.get("aws_secretsmanager_secret", {})) + 1  # + the RDS-managed master secret
 
+    # An internet-facing NLB has a public IPv4 address in each AZ's subnet, billed by the hour; an internal one none.
+    public_ips = len(s.availability_zones) if s.ui_exposure == "internet-facing" else 0
+
     def fixed(what: str, value: float) -> Line:
         return Line(what, value, value)
 
@@ -75,7 +78,9 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
               s.db_allocated_storage_gib * p["rds_gp3_gb_month"] * multi_az),
         Line("Airflow volumes (workers, triggerer, Redis; gp3)", volumes_min * p["ebs_gp3_gb_month"],
              volumes_max * p["ebs_gp3_gb_month"]),
-        fixed(f"Network Load Balancer ({a['nlb_lcus']} LCU)", (p["nlb_hour"] + a["nlb_lcus"] * p["nlb_lcu_hour"]) * hours),
+        fixed(f"Network Load Balancer ({s.ui_exposure}, {a['nlb_lcus']} LCU"
+              + (f", {public_ips} public IPv4)" if public_ips else ")"),
+              (p["nlb_hour"] + a["nlb_lcus"] * p["nlb_lcu_hour"] + public_ips * p["public_ipv4_hour"]) * hours),
         fixed(f"CloudWatch Logs ({a['logs_gb_month']} GB ingested)", a["logs_gb_month"] * p["cloudwatch_logs_gb"]),
         # Ingested once, then kept for the retention (at most the ingested volume x retention months).
         fixed(f"component logs ({a['component_logs_gb_month']} GB/month, kept {s.component_log_retention_days} days)",

@@ -21,6 +21,9 @@ from airflow_platform.constructs.airflow_release_props import (
 from airflow_platform.constructs.airflow_secrets import AirflowSecrets, DatabaseConnection
 from airflow_platform.constructs.db_role_bootstrap import DbRoleBootstrap
 from airflow_platform.secrets_backend import LOOKUP_COMPONENTS, backend_env
+from airflow_platform.constructs.oidc_client_secret import OidcClientSecret
+from airflow_platform.constructs.ui_load_balancer import api_server_service
+from airflow_platform.oidc_sign_in import OidcSignIn, chart_values as oidc_chart_values
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
@@ -28,7 +31,6 @@ AIRFLOW_IMAGE = "apache/airflow"  # the chart's default image repository
 HELM_DIR = Path(__file__).resolve().parents[2] / "helm"
 VALUES_FILE = HELM_DIR / "values.yaml"
 KNOWN_HOSTS_FILE = HELM_DIR / "git_known_hosts"
-HEALTH_PATH = "/api/v2/monitor/health"
 # The chart's value key of each component with a service account of its own.
 CHART_KEYS = {"worker": "workers", "scheduler": "scheduler", "triggerer": "triggerer",
               "dag-processor": "dagProcessor", "api-server": "apiServer"}
@@ -62,6 +64,9 @@ class AirflowRelease(Construct):
     it, then, through the `airflow-platform/db-password-version` pod annotation, restarts
     PgBouncer and Airflow. A failed Job stops the apply before the Secrets change.
 
+    `sign_in`: an OIDC identity provider users sign in with (oidc_sign_in.py); None keeps the
+    local users (the generated admin).
+
     `depends_on`: what must exist before the chart (the default StorageClass, the autoscaler,
     KEDA when workers autoscale).
     """
@@ -71,7 +76,7 @@ class AirflowRelease(Construct):
     def __init__(self, scope: Construct, id: str, *, namespace: str, chart_version: str, image_tag: str,
                  region: str, git_sync: GitSync, ui: LoadBalancedUi, database: DatabaseConnection,
                  infra: InfraRefs, workers: CeleryWorkers = CeleryWorkers(),
-                 availability: Availability = Availability(),
+                 availability: Availability = Availability(), sign_in: OidcSignIn | None = None,
                  depends_on: list[ITerraformDependable] = ()) -> None:
         super().__init__(scope, id)
         namespace_name = NamespaceV1(self, "namespace", metadata=NamespaceV1Metadata(name=namespace)).metadata.name
@@ -98,6 +103,16 @@ class AirflowRelease(Construct):
         password_version = {"airflow-platform/db-password-version": "${" + secrets.db_password.version_id + "}"}
         for component in PASSWORD_HOLDERS:
             values.setdefault(component, {}).setdefault("podAnnotations", {}).update(password_version)
+        sign_in_resources = []
+        if sign_in:  # the identity provider's sign-in replaces the local one (docs/security.md)
+            client_secret = OidcClientSecret(self, "oidc_client_secret", namespace=namespace_name,
+                                             secret_id=sign_in.client_secret_id)
+            sign_in_resources.append(client_secret.secret)
+            api_server = oidc_chart_values(sign_in, client_secret.name)["apiServer"]
+            values["apiServer"].update(api_server)
+            # A new client secret version restarts the API server (it reads the secret at start).
+            values["apiServer"]["podAnnotations"]["airflow-platform/oidc-client-secret-version"] = (
+                "${" + client_secret.version_id + "}")
         release = Release(
             self, "release", name=RELEASE_NAME, namespace=namespace_name,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=chart_version,
@@ -107,7 +122,7 @@ class AirflowRelease(Construct):
             # waits. The migration is still proven: every Airflow pod waits for it before it is ready.
             wait=True, wait_for_jobs=False, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
             max_history=10,
-            depends_on=[*depends_on, *secrets.resources, db_role.job],
+            depends_on=[*depends_on, *secrets.resources, *sign_in_resources, db_role.job],
         )
         service = DataKubernetesServiceV1(
             self, "api_server_service", depends_on=[release],
@@ -197,28 +212,6 @@ class _PlainDumper(yaml.SafeDumper):
 
 def to_yaml(values: dict) -> str:
     return yaml.dump(values, Dumper=_PlainDumper, sort_keys=True)
-
-
-def api_server_service(ui: LoadBalancedUi) -> dict:
-    """An internet-facing Network Load Balancer in front of the API server (the UI)."""
-    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-    annotations = {
-        # EKS's built-in controller reads `type` and `internal`; the AWS Load Balancer
-        # Controller, where installed, reads `scheme`.
-        f"{prefix}type": "nlb",
-        f"{prefix}scheme": "internet-facing",
-        f"{prefix}internal": "false",
-        f"{prefix}healthcheck-protocol": "HTTP",
-        f"{prefix}healthcheck-path": HEALTH_PATH,
-        f"{prefix}healthcheck-port": "traffic-port",
-    }
-    if ui.certificate_arn:
-        annotations |= {f"{prefix}ssl-cert": ui.certificate_arn, f"{prefix}ssl-ports": "https"}
-        ports = [{"name": "https", "port": 443, "targetPort": "api-server"}]
-    else:
-        ports = [{"name": "http", "port": 80, "targetPort": "api-server"}]
-    return {"type": "LoadBalancer", "annotations": annotations, "ports": ports,
-            "loadBalancerSourceRanges": list(ui.source_cidrs)}
 
 
 def execution_api_url(service: dict) -> str:

@@ -44,11 +44,17 @@ class Availability:
 
 @dataclass(frozen=True)
 class LoadBalancedUi:
-    """The API server (web UI) behind an internet-facing NLB reachable from `source_cidrs`;
-    HTTPS on 443 with `certificate_arn` (ACM), else HTTP on 80."""
+    """The API server (web UI) behind an NLB reachable from `source_cidrs`: `internal` (the VPC, its
+    peers, a VPN) or `internet-facing`; HTTPS on 443 with `certificate_arn` (ACM), else HTTP on 80.
+    Settings refuse an internet-facing one without a certificate unless dev explicitly allows it."""
 
     source_cidrs: tuple[str, ...]
     certificate_arn: str = ""
+    exposure: str = "internal"
+
+    @property
+    def internal(self) -> bool:
+        return self.exposure == "internal"
 
     @property
     def scheme(self) -> str:

@@ -19,6 +19,7 @@ from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
 from airflow_platform.constructs.keda import Keda
 from airflow_platform.constructs.plan_reader import PlanReader
+from airflow_platform.oidc_sign_in import OidcSignIn, client_secret_id
 from airflow_platform.setting_rules import cidrs
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
@@ -66,7 +67,8 @@ class AppsStack(TerraformStack):
             image_tag=s.airflow_image_tag, region=s.region,
             git_sync=GitSync(repo=s.git_sync_repo, branch=s.git_sync_branch, subpath=s.git_sync_subpath,
                              ssh_secret=s.git_sync_ssh_secret, credentials_secret=s.git_sync_credentials_secret),
-            ui=LoadBalancedUi(source_cidrs=tuple(cidrs(s.load_balancer_source_cidrs)), certificate_arn=s.acm_certificate_arn),
+            ui=LoadBalancedUi(source_cidrs=tuple(cidrs(s.load_balancer_source_cidrs)), certificate_arn=s.acm_certificate_arn,
+                            exposure=s.ui_exposure),
             workers=CeleryWorkers(min_replicas=s.celery_worker_min_replicas,
                                   max_replicas=s.celery_worker_max_replicas,
                                   autoscaling=s.celery_worker_autoscaling),
@@ -80,6 +82,9 @@ class AppsStack(TerraformStack):
                 airflow_role_arns=infra.airflow_role_arns, logs_bucket_name=infra.logs_bucket_name, secrets_prefix=s.prefix,
                 secret_arns={name: infra.generated_secret_arns[name] for name in SOURCES},
                 master_secret_arn=infra.db_secret_arn, db_bootstrap_role_arn=infra.db_bootstrap_role_arn),
+            sign_in=OidcSignIn(issuer_url=s.oidc_issuer_url, client_id=s.oidc_client_id,
+                               client_secret_id=client_secret_id(s.prefix), groups_claim=s.oidc_groups_claim,
+                               role_mappings=s.oidc_role_mappings) if s.oidc_issuer_url else None,
             # the chart's volume claims bind to the default class; autoscaler and KEDA first
             depends_on=before_airflow,
         )

@@ -18,6 +18,7 @@ from tools.chart_render import REPO, Rendered, TerraformValues, pod_spec, render
 from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
+from tools.rehearse_apps.oidc_sign_in import LOGIN_PATH, ProviderSignIn, login_page_problem
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
 from tools.rehearse_apps import pipeline_secrets
 from tools.rehearse_apps.pods import PodFactory
@@ -31,6 +32,7 @@ from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside
 
 VENV_BIN = REPO / ".venv" / "bin"
 DATABASE_ADDRESS = "127.0.2.1"  # the RDS endpoint's name resolves here
+OIDC_ADDRESS = "127.0.4.1"  # the stub OIDC provider and the API server that signs in through it
 ADMIN_USERNAME = "admin"
 FAILURES = (Exception,)  # any error fails the run with its message, after cleanup
 
@@ -251,6 +253,20 @@ class Rehearsal:
                 if dag_id == pipeline_secrets.DAG_ID:
                     clock.say("  " + pipeline_secrets.check_read_from_secrets_manager(api, set(runs)))
             self.figures["first successful DAG run"] = f"{first['t']:.1f} s after start"
+
+        # Not started beside the DAG runs: on 2 busy cores its start-up starved the running API server.
+        with clock.phase("sign-in pages: the password form without a provider; a second API server with an "
+                         "OIDC provider (a stub on loopback)"):
+            problem = login_page_problem(api.get_page(LOGIN_PATH), None)
+            if problem:
+                raise TrafficError(problem)
+            provider_sign_in = ProviderSignIn(
+                release=release, values=values, kube_version=eks_version(infra), secrets=secrets,
+                base=base / "oidc", base_env=base_env, airflow_files=adaptations.airflow_files,
+                extra_env=extra_env.get(api_service.pod, {}), address=OIDC_ADDRESS)
+            stack.callback(provider_sign_in.stop)
+            provider_sign_in.start().check(self.check, clock.say)
+            provider_sign_in.stop()
 
         # `make rotate-db-password`, twice: applied in the stack's order, then with a failing Job.
         [bootstrap] = [n for n in stack_jobs if "AIRFLOW_DB_PASSWORD_SECRET_ARN" in _job_env(rendered, n)]
