@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.airflow_image import OFFICIAL_REPOSITORY, team_repository_name
 from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
 from airflow_platform.profiles import PROFILES
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag
@@ -52,6 +53,7 @@ CUSTOM_RULES = (
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
     "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
     "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role", "state_bucket_exists_without_bucket",
+    "airflow_image_digest_missing", "airflow_image_repository_not_the_platforms",
 )
 
 
@@ -268,12 +270,34 @@ def _existing_bucket_is_named(s: Any, bad: Bad) -> None:
             "or leave state_bucket_exists false so that this bootstrap creates one")
 
 
+def _team_image_by_digest(s: Any, bad: Bad) -> None:
+    # The team's repository has immutable tags of CI's making, never `airflow_image_tag` itself:
+    # an image there is named by its digest.
+    if s.airflow_image_repository != OFFICIAL_REPOSITORY and not s.airflow_image_digest:
+        bad("airflow_image_digest_missing", "airflow_image_digest", s.airflow_image_digest,
+            f"give the digest (sha256:...) CI pushed to {s.airflow_image_repository}, "
+            f"or set airflow_image_repository to {OFFICIAL_REPOSITORY}")
+
+
+def _team_image_in_the_platforms_repository(s: Any, bad: Bad) -> None:
+    # The infra stack's repository, in this region: the one CI pushes to and the nodes pull from.
+    if s.airflow_image_repository == OFFICIAL_REPOSITORY:
+        return
+    host, _, name = s.airflow_image_repository.partition("/")
+    expected = team_repository_name(f"{s.name}-{s.profile}")
+    if name != expected or f".dkr.ecr.{s.region}." not in host:
+        bad("airflow_image_repository_not_the_platforms", "airflow_image_repository", s.airflow_image_repository,
+            f"use the infra stack's repository <account>.dkr.ecr.{s.region}.amazonaws.com/{expected} "
+            f"(output airflow_image_repository_url), or {OFFICIAL_REPOSITORY}")
+
+
 BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _zones_of_the_region,
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
-    _admins_are_not_ci_roles, _existing_bucket_is_named,
+    _admins_are_not_ci_roles, _existing_bucket_is_named, _team_image_by_digest,
+    _team_image_in_the_platforms_repository,
 )
 
 

@@ -67,19 +67,23 @@ def synth(tmp_path_factory) -> Synthesized:
     return synthesize(settings_without_env(), tmp_path_factory.mktemp("synth-dev"))
 
 
+# The team's image as CI deploys it (prod): the infra stack's repository, by digest.
+TEAM_IMAGE_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-prod/airflow"
+TEAM_IMAGE_DIGEST = "sha256:" + "0123456789abcdef" * 4
 ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
 
 
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
-    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider."""
+    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider, the team's image."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
         acm_certificate_arn=ACM_CERTIFICATE_ARN,
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
+        airflow_image_repository=TEAM_IMAGE_REPOSITORY, airflow_image_digest=TEAM_IMAGE_DIGEST,
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 
