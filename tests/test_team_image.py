@@ -96,3 +96,65 @@ def test_requirements_resolve_with_the_platform_airflow(python, tmp_path):
     assert resolved["apache-airflow"] == platform_tag()
     for name, version in pins().items():
         assert resolved.get(name) == version, f"{name}: resolved {resolved.get(name)}, pinned {version}"
+
+
+# --- scripts/team_image.py: which image CI deploys ----------------------------------------------
+
+
+def load_team_image_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("team_image", REPO / "scripts" / "team_image.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_content_tag_follows_both_files_and_the_airflow_version(tmp_path):
+    team_image = load_team_image_script()
+    for name in team_image.IMAGE_FILES:
+        (tmp_path / name).write_text((REPO / name).read_text())
+    tag = team_image.content_tag("3.3.2", tmp_path)
+    assert re.fullmatch(r"3\.3\.2-[0-9a-f]{16}", tag) and team_image.content_tag("3.3.2", tmp_path) == tag
+    assert team_image.content_tag("3.3.3", tmp_path) != tag
+    for name in team_image.IMAGE_FILES:
+        original = (tmp_path / name).read_text()
+        (tmp_path / name).write_text(original + "\n# changed\n")
+        assert team_image.content_tag("3.3.2", tmp_path) != tag, name
+        (tmp_path / name).write_text(original)
+
+
+def test_find_gives_the_digest_ecr_recorded_for_the_content_tag(tmp_path, monkeypatch):
+    """moto's ECR stands in for ECR: DescribeRepositories, DescribeImages and PutImage with a tag.
+    It does not check the manifest against pushed layers (ECR does); only the digest it returns
+    for the tag is used here, which ECR computes as sha256 of the manifest, as moto does."""
+    import boto3
+    from moto import mock_aws
+
+    from defaults import settings_without_env
+
+    team_image = load_team_image_script()
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "test")
+    settings = settings_without_env()
+    output, env = tmp_path / "output", tmp_path / "env"
+    with mock_aws():
+        ecr = boto3.client("ecr", region_name=settings.region)
+        # Before the first infra deploy: no repository, the official image, no error.
+        assert team_image.main(["find", "--github-output", str(output), "--github-env", str(env)], ecr, settings) == 0
+        assert "repository=\n" in output.read_text() and not env.exists()
+        name = f"{settings.prefix}/airflow"
+        uri = ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")["repository"]["repositoryUri"]
+        # The repository, but no image of this content yet: CI builds; --require refuses to go on.
+        assert team_image.main(["find", "--require", "--github-env", str(env)], ecr, settings) == 1
+        assert not env.exists()
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                               "config": {}, "layers": []})
+        tag = team_image.content_tag(settings.airflow_image_tag)
+        digest = ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag)["image"]["imageId"]["imageDigest"]
+        assert team_image.main(["find", "--require", "--github-env", str(env)], ecr, settings) == 0
+    assert env.read_text() == (f"AIRFLOW_PLATFORM_AIRFLOW_IMAGE_REPOSITORY={uri}\n"
+                               f"AIRFLOW_PLATFORM_AIRFLOW_IMAGE_DIGEST={digest}\n")
+    # What the deploy's settings then read: valid, and the image by digest.
+    deployed = settings_without_env(airflow_image_repository=uri, airflow_image_digest=digest)
+    assert deployed.airflow_image.reference == f"{uri}@{digest}"
