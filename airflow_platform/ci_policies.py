@@ -31,6 +31,15 @@ MANAGED_POLICIES = (
     "service-role/AmazonEBSCSIDriverPolicy",
     "service-role/AmazonRDSEnhancedMonitoringRole",
 )
+# What CI's image job calls besides Terraform (.github/workflows/deploy-environment.yml): `docker
+# login` (GetAuthorizationToken, on "*" only: ECR User Guide, "Private registry authentication"),
+# the push (ECR User Guide, "Required IAM permissions for pushing an image"), and the look-ups of
+# the repository and of an image by its content tag. Not Terraform's: the emulator records
+# Terraform's calls only (security/ci_actions.yaml), so this list is declared, and
+# tests/test_ci_policies.py checks the deploy role may make each, on the platform's repository only.
+IMAGE_PUSH_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:DescribeRepositories", "ecr:DescribeImages",
+                      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                      "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage")
 # Who receives the platform's roles: EKS (cluster, node group, add-on), RDS (enhanced
 # monitoring), VPC flow logs.
 PASSED_TO_SERVICES = ("eks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
@@ -96,6 +105,11 @@ class CiTarget:
     @property
     def rds_managed_secrets(self) -> str:
         return self.arn("secretsmanager", "secret:rds!db-*")
+
+    @property
+    def image_repositories(self) -> str:
+        # The team's image repository is named `<prefix>/airflow` (airflow_image.team_repository_name).
+        return self.arn("ecr", f"repository/{self.prefix}/*")
 
     @property
     def database_arn(self) -> str:
@@ -189,6 +203,9 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         _allow("KmsThePlatformAliases", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                t.arn("kms", f"alias/{t.prefix}-*")),
         _allow("S3ThePlatformBuckets", ["s3:*"], t.platform_buckets),
+        # The image repository (Terraform) and the image job's push (IMAGE_PUSH_ACTIONS).
+        _allow("EcrThePlatformRepositories", ["ecr:*"], t.image_repositories),
+        _allow("EcrRegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
         # ListSecretVersionIds: the apps stack's data.aws_secretsmanager_secret_versions (plan, apply,
         # destroy). UpdateSecretVersionStage: destroying a Terraform-owned version that a rotation
         # left AWSPREVIOUS removes that label (security/ci_actions.yaml records both).
@@ -233,6 +250,10 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
         _allow("ReadThePlatformKeys", ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
                                        "kms:ListResourceTags"], t.arn("kms", "key/*"),
                {"StringEquals": t.platform_tags}),
+        # The image repository's settings, never an image.
+        _allow("ReadThePlatformRepositorySettings", ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy",
+                                                     "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"],
+               t.image_repositories),
         # Bucket settings only: none of these reads an object (task logs stay unread).
         _allow("ReadThePlatformBucketSettings", [
             "s3:ListBucket", "s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
 from airflow_platform.boundary_fit import outside, shape_problem
+from airflow_platform.airflow_image import OFFICIAL_REPOSITORY, team_repository_name
 from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
 from airflow_platform.profiles import PROFILES
 from airflow_platform.ui_access_rules import UI_BETWEEN_RULES, UI_RULE_IDS
@@ -57,6 +58,7 @@ CUSTOM_RULES = (
     "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role", "state_bucket_exists_without_bucket",
     "airflow_task_policy_statements_boundary",
     *UI_RULE_IDS,
+    "airflow_image_digest_missing", "airflow_image_repository_not_the_platforms",
 )
 
 
@@ -305,12 +307,34 @@ def _task_statements_inside_the_boundary(s: Any, bad: Bad) -> None:
                 "that Condition), logs, EC2 and ECR reads: airflow_platform/ci_policies.py boundary_policy")
 
 
+def _team_image_by_digest(s: Any, bad: Bad) -> None:
+    # The team's repository has immutable tags of CI's making, never `airflow_image_tag` itself:
+    # an image there is named by its digest.
+    if s.airflow_image_repository != OFFICIAL_REPOSITORY and not s.airflow_image_digest:
+        bad("airflow_image_digest_missing", "airflow_image_digest", s.airflow_image_digest,
+            f"give the digest (sha256:...) CI pushed to {s.airflow_image_repository}, "
+            f"or set airflow_image_repository to {OFFICIAL_REPOSITORY}")
+
+
+def _team_image_in_the_platforms_repository(s: Any, bad: Bad) -> None:
+    # The infra stack's repository, in this region: the one CI pushes to and the nodes pull from.
+    if s.airflow_image_repository == OFFICIAL_REPOSITORY:
+        return
+    host, _, name = s.airflow_image_repository.partition("/")
+    expected = team_repository_name(f"{s.name}-{s.profile}")
+    if name != expected or f".dkr.ecr.{s.region}." not in host:
+        bad("airflow_image_repository_not_the_platforms", "airflow_image_repository", s.airflow_image_repository,
+            f"use the infra stack's repository <account>.dkr.ecr.{s.region}.amazonaws.com/{expected} "
+            f"(output airflow_image_repository_url), or {OFFICIAL_REPOSITORY}")
+
+
 BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _zones_of_the_region,
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
     _admins_are_not_ci_roles, _existing_bucket_is_named, _task_statements_inside_the_boundary, *UI_BETWEEN_RULES,
+    _team_image_by_digest, _team_image_in_the_platforms_repository,
 )
 
 

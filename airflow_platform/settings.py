@@ -30,6 +30,7 @@ from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationE
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from airflow_platform.airflow_image import DIGEST_RE, IMAGE_REPOSITORY_RE, AirflowImage
 from airflow_platform.cluster_access import ci_roles_have_entries
 from airflow_platform.profiles import PROFILES, Profile
 from airflow_platform.setting_rules import (
@@ -139,8 +140,17 @@ class Settings(BaseSettings):
         "version of the official Apache Airflow Helm chart",
         pattern=SEMVER_RE, allowed="use a chart version such as 1.21.0")
     airflow_image_tag: str = setting(
-        "tag of the apache/airflow image the chart runs",
+        "the platform's Airflow version: tag of the apache/airflow image, and the team image's base",
         pattern=r"^[\w][\w.-]{0,127}$", allowed="use an image tag such as 3.3.2")
+    airflow_image_repository: str = setting(
+        "repository of the image every Airflow container runs: apache/airflow, or the team's ECR repository "
+        "(the infra stack's output airflow_image_repository_url)",
+        pattern=IMAGE_REPOSITORY_RE,
+        allowed="use apache/airflow, or an ECR repository URI such as "
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-dev/airflow")
+    airflow_image_digest: str = setting(
+        "digest of the team's image in airflow_image_repository (CI sets it after the push); empty: by tag",
+        pattern=DIGEST_RE, allowed="use sha256: and 64 lowercase hex digits, or leave it empty")
     git_sync_repo: str = setting(
         "git repository git-sync clones the DAGs from",
         pattern=GIT_URL_RE, allowed="use an https:// URL (no credentials in it) or an ssh URL")
@@ -250,6 +260,11 @@ class Settings(BaseSettings):
     @property
     def cluster_name(self) -> str:
         return self.prefix
+
+    @property
+    def airflow_image(self) -> AirflowImage:
+        """The image every Airflow container and the role-bootstrap Job run."""
+        return AirflowImage(self.airflow_image_repository, self.airflow_image_tag, self.airflow_image_digest)
 
     @property
     def effective_state_region(self) -> str:

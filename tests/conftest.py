@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_platform.settings import Settings
-from defaults import SHARED_STATE_BUCKET, settings_without_env
+from defaults import (
+    EXTRA_TASK_STATEMENT, SHARED_STATE_BUCKET, TEAM_IMAGE_DIGEST, TEAM_IMAGE_REPOSITORY, settings_without_env,
+)
 
 if TYPE_CHECKING:  # the real import is slow (the provider classes): only in synthesize()
     from airflow_platform.app import Stacks
@@ -67,9 +69,6 @@ def synth(tmp_path_factory) -> Synthesized:
     return synthesize(settings_without_env(), tmp_path_factory.mktemp("synth-dev"))
 
 
-# What a team's DAGs might need beyond connections and logs: their own data bucket (prod only).
-EXTRA_TASK_STATEMENT = {"Sid": "OrdersDataLake", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
-                        "Resource": "arn:aws:s3:::airflow-prod-data/*"}
 OIDC_ISSUER_URL = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
 ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
 
@@ -78,7 +77,7 @@ ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
     an internet-facing UI with HTTPS and sign-in through an OIDC provider, a private DAG repository
-    over SSH, KEDA, an existing GitHub OIDC provider."""
+    over SSH, KEDA, an existing GitHub OIDC provider, the team's image."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
@@ -88,6 +87,7 @@ def synth_prod(tmp_path_factory) -> Synthesized:
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
         airflow_task_policy_statements=json.dumps([EXTRA_TASK_STATEMENT]),
+        airflow_image_repository=TEAM_IMAGE_REPOSITORY, airflow_image_digest=TEAM_IMAGE_DIGEST,
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 

@@ -191,7 +191,7 @@ def test_bootstrap_job_runs_before_the_chart_with_no_secret_in_its_spec(synth):
     assert env["AIRFLOW_DB_ROLE"] == "airflow"
     assert "master_user_secret" in env["MASTER_SECRET_ARN"]
     assert "airflow_secrets_db_password" in env["AIRFLOW_DB_PASSWORD_SECRET_ARN"]
-    assert container["image"] == f"apache/airflow:{synth.settings.airflow_image_tag}"
+    assert container["image"] == synth.settings.airflow_image.reference == f"apache/airflow:{synth.settings.airflow_image_tag}"
     assert container["security_context"]["read_only_root_filesystem"] is True
     account = only(synth.apps, "kubernetes_service_account_v1")
     assert account["metadata"]["name"] == job["spec"]["template"]["spec"]["service_account_name"] or \

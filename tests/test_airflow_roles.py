@@ -13,7 +13,7 @@ import pytest
 
 from airflow_platform.boundary_fit import outside
 from airflow_platform.ci_policies import CiTarget, boundary_policy
-from conftest import EXTRA_TASK_STATEMENT
+from defaults import EXTRA_TASK_STATEMENT
 from defaults import example_ci_target, settings_without_env
 from tools.iam_eval import Request, as_instance, decide
 from tools.iam_resolve import EXAMPLE_ACCOUNT, StackResolver, secret_arn, stack_roles

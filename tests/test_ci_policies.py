@@ -36,8 +36,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_platform.airflow_image import team_repository_name
 from airflow_platform.generated_secrets import secret_name
-from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
+from airflow_platform.ci_policies import IMAGE_PUSH_ACTIONS, MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from defaults import example_ci_target
 from tf_json import resources
 from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, NOT_EMULATED, PLAN_LISTS, read_record
@@ -117,6 +118,10 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
             return "*", {}
         # The master password's secret (rds!db-...) is tested with the escalation tests below.
         return generated_secret(t, "fernet-key"), {}
+    if service == "ecr":
+        if op == "GetAuthorizationToken":  # a registry-wide token: ECR takes no resource for it
+            return "*", {}
+        return t.arn("ecr", f"repository/{team_repository_name(p)}"), {}
     if service == "eks":
         if "Nodegroup" in op:
             return t.arn("eks", f"nodegroup/{p}/{p}-default/0a1b2c3d"), {}
@@ -159,6 +164,24 @@ def test_the_deploy_policy_allows_every_recorded_action(t, listed):
     policy = deploy_policy(t)
     denied = [a for a in recorded_actions()[listed] if not allows(policy, a, *request(t, a))]
     assert denied == []
+
+
+def test_the_deploy_role_pushes_the_team_image_to_the_platforms_repository_only(t):
+    """The image job's calls are not Terraform's, so the record cannot hold them: declared in
+    ci_policies.IMAGE_PUSH_ACTIONS. Another environment's repository, or any other, is refused."""
+    policy = deploy_policy(t)
+    assert [a for a in IMAGE_PUSH_ACTIONS if not allows(policy, a, *request(t, a))] == []
+    for other in (f"repository/{team_repository_name('airflow-prod' if t.profile == 'dev' else 'airflow-dev')}",
+                  "repository/someone-elses/app"):
+        pushes = [a for a in IMAGE_PUSH_ACTIONS if a != "ecr:GetAuthorizationToken"
+                  and allows(policy, a, t.arn("ecr", other))]
+        assert pushes == [], other
+
+
+def test_the_plan_role_pushes_no_image(t):
+    policy = plan_policy(t)
+    writes = [a for a in IMAGE_PUSH_ACTIONS if not is_read(a)]
+    assert writes and [a for a in writes if allows(policy, a, *request(t, a))] == []
 
 
 @pytest.mark.parametrize("listed", PLAN_LISTS)

@@ -140,6 +140,21 @@ def test_the_apps_stack_runs_end_to_end(synth):
     # failed with Airflow's own error once the connection's secret was gone
     assert "read orders_source and orders_etl_base_path from Secrets Manager" in result.stdout
     assert "extract failed: The conn_id `orders_source` isn't defined" in result.stdout
+    # A DAG that imports a package of requirements.txt (python-stdnum), which the official image
+    # lacks (absent from Airflow's constraints file, from which the image installs) and .venv too:
+    # it parses and runs only because the rehearsal installed requirements.txt for Airflow.
+    assert "requirements.txt on PYTHONPATH" in result.stdout
+    assert "validate_order_codes: " in result.stdout and "run(s) succeeded" in result.stdout
+
+
+def test_the_team_package_is_not_in_the_shared_environment():
+    """Otherwise the rehearsal's validate_order_codes would prove nothing about requirements.txt."""
+    # In a fresh interpreter without PYTHONPATH: tests/dags/conftest.py puts the install on sys.path.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = subprocess.run([sys.executable, "-c", "import importlib.util as u; print(u.find_spec('stdnum'))"],
+                           capture_output=True, text=True, env=env, cwd="/", check=True)
+    assert probe.stdout.strip() == "None", "python-stdnum is in .venv: the DAG proves no install"
+    assert "python-stdnum==" in (REPO / "requirements.txt").read_text()
 
 
 @pytest.mark.apps_rehearsal

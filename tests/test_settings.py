@@ -271,6 +271,10 @@ RULE_CASES = [
     case("airflow_namespace", "airflow_namespace", "use a Kubernetes name", airflow_namespace="Airflow"),
     case("chart_version", "chart_version", "use a chart version such as 1.21.0", chart_version="1.21"),
     case("airflow_image_tag", "airflow_image_tag", "use an image tag such as 3.3.2", airflow_image_tag="-3.3.2"),
+    case("airflow_image_repository", "airflow_image_repository", "use apache/airflow, or an ECR repository URI",
+         airflow_image_repository="docker.io/apache/airflow"),
+    case("airflow_image_digest", "airflow_image_digest", "use sha256: and 64 lowercase hex digits",
+         airflow_image_digest="sha256:ABC"),
     case("git_sync_repo", "git_sync_repo", "use an https:// URL (no credentials in it) or an ssh URL",
          git_sync_repo="https://user:token@github.com/your-org/airflow-on-eks.git"),  # pragma: allowlist secret
     case("git_sync_branch", "git_sync_branch", "use a git branch name", git_sync_branch="feature..x"),
@@ -372,6 +376,11 @@ RULE_CASES = [
     case("oidc_client_id_missing", "oidc_client_id", "set the client id", oidc_issuer_url="https://login.example.com"),
     case("oidc_issuer_url_missing", "oidc_issuer_url", "set the identity provider's issuer",
          oidc_role_mappings="admins=Admin"),
+    case("airflow_image_digest_missing", "airflow_image_digest", "give the digest (sha256:...) CI pushed to",
+         airflow_image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-dev/airflow"),
+    case("airflow_image_repository_not_the_platforms", "airflow_image_repository",
+         "use the infra stack's repository <account>.dkr.ecr.us-east-1.amazonaws.com/airflow-dev/airflow",
+         airflow_image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-prod/airflow", airflow_image_digest="sha256:abababababababababababababababababababababababababababababababab"),
     # the input itself
     case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
     case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),

@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_kubernetes.data_kubernetes_service_v1 import (
 from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV1Metadata
 
 from airflow_platform.airflow_identity import AIRFLOW_COMPONENTS, RELEASE_NAME, service_account_name
+from airflow_platform.airflow_image import AirflowImage
 from airflow_platform.constructs.airflow_release_props import (
     Availability, CeleryWorkers, GitSync, InfraRefs, LoadBalancedUi,
 )
@@ -27,7 +28,6 @@ from airflow_platform.oidc_sign_in import OidcSignIn, chart_values as oidc_chart
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
-AIRFLOW_IMAGE = "apache/airflow"  # the chart's default image repository
 HELM_DIR = Path(__file__).resolve().parents[2] / "helm"
 VALUES_FILE = HELM_DIR / "values.yaml"
 KNOWN_HOSTS_FILE = HELM_DIR / "git_known_hosts"
@@ -48,7 +48,7 @@ __all__ = ["AirflowRelease", "Availability", "CeleryWorkers", "DatabaseConnectio
 
 
 class AirflowRelease(Construct):
-    """The chart at `chart_version` in `namespace`, running `apache/airflow:<image_tag>`.
+    """The chart at `chart_version` in `namespace`, running `image` (the official or the team's) everywhere.
 
     Values are `helm/values.yaml` (static choices) with `computed_values()` on top (these
     props and the infra stack's references). Secrets reach the chart only as Secret names.
@@ -73,7 +73,7 @@ class AirflowRelease(Construct):
 
     url: str  # the UI's address: http(s)://<load balancer hostname>
 
-    def __init__(self, scope: Construct, id: str, *, namespace: str, chart_version: str, image_tag: str,
+    def __init__(self, scope: Construct, id: str, *, namespace: str, chart_version: str, image: AirflowImage,
                  region: str, git_sync: GitSync, ui: LoadBalancedUi, database: DatabaseConnection,
                  infra: InfraRefs, workers: CeleryWorkers = CeleryWorkers(),
                  availability: Availability = Availability(), sign_in: OidcSignIn | None = None,
@@ -84,7 +84,7 @@ class AirflowRelease(Construct):
                                  secret_arns=infra.secret_arns)
         # Airflow's own database role, before anything logs in as it.
         db_role = DbRoleBootstrap(
-            self, "db_role", namespace=namespace_name, image=f"{AIRFLOW_IMAGE}:{image_tag}",
+            self, "db_role", namespace=namespace_name, image=image.reference,
             database=database, master_secret_arn=infra.master_secret_arn,
             password_secret_arn=infra.secret_arns["db-password"], password_version_id=secrets.db_password.version_id,
             role_arn=infra.db_bootstrap_role_arn,
@@ -93,7 +93,7 @@ class AirflowRelease(Construct):
         # rewritten only after the Job set it on the role, and the chart (which restarts
         # PgBouncer and Airflow on the new version) only after both.
         secrets.write_after(secrets.db_password, db_role.job)
-        values = computed_values(image_tag=image_tag, region=region, git_sync=git_sync, ui=ui, workers=workers,
+        values = computed_values(image=image, region=region, git_sync=git_sync, ui=ui, workers=workers,
                                  availability=availability, secrets=secrets, infra=infra)
         # A new Airflow role password restarts every long-running pod that holds it (Airflow's and
         # PgBouncer's). Not through `airflowPodAnnotations`: the chart puts those on its Jobs too, and a
@@ -132,7 +132,7 @@ class AirflowRelease(Construct):
         self.url = f"{ui.scheme}://{hostname}"
 
 
-def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadBalancedUi, workers: CeleryWorkers,
+def computed_values(*, image: AirflowImage, region: str, git_sync: GitSync, ui: LoadBalancedUi, workers: CeleryWorkers,
                     availability: Availability, secrets: AirflowSecrets, infra: InfraRefs) -> dict:
     """The values that depend on the props and on the infra stack's outputs."""
     a = availability
@@ -146,8 +146,11 @@ def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadB
         return account
 
     values: dict = {
-        "defaultAirflowTag": image_tag,
-        "airflowVersion": image_tag,
+        # The chart's fallback (the official image of the same version) and the Airflow version it
+        # renders for; `images.airflow` is what every Airflow container and the migration job run.
+        "defaultAirflowTag": image.tag,
+        "airflowVersion": image.tag,
+        "images": {"airflow": image.chart_values()},
         "fernetKeySecretName": secrets.fernet_key,
         "apiSecretKeySecretName": secrets.api_secret_key,
         "jwtSecretName": secrets.jwt_secret,

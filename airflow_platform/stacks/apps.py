@@ -64,7 +64,7 @@ class AppsStack(TerraformStack):
             before_airflow.append(Keda(self, "keda").release)
         release = AirflowRelease(
             self, "airflow", namespace=s.airflow_namespace, chart_version=s.chart_version,
-            image_tag=s.airflow_image_tag, region=s.region,
+            image=s.airflow_image, region=s.region,
             git_sync=GitSync(repo=s.git_sync_repo, branch=s.git_sync_branch, subpath=s.git_sync_subpath,
                              ssh_secret=s.git_sync_ssh_secret, credentials_secret=s.git_sync_credentials_secret),
             ui=LoadBalancedUi(source_cidrs=tuple(cidrs(s.load_balancer_source_cidrs)), certificate_arn=s.acm_certificate_arn,

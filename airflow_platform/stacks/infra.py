@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
+from airflow_platform.airflow_image import team_repository_name
 from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_role_names, ci_roles_have_entries
 from airflow_platform.constructs.airflow_roles import AirflowRoles
 from airflow_platform.constructs.aws_account import AwsAccount
@@ -12,6 +13,7 @@ from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscale
 from airflow_platform.constructs.container_insights import ContainerInsights
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
+from airflow_platform.constructs.image_repository import ImageRepository
 from airflow_platform.constructs.peered_database import PeeredDatabase
 from airflow_platform.constructs.permissions_boundary import apply_permissions_boundary
 from airflow_platform.constructs.rds_vpc import RdsVpc
@@ -102,6 +104,9 @@ class InfraStack(TerraformStack):
             oidc=cluster.oidc, task_logs=task_logs, secrets_key_arn=secrets.key_arn,
             extra_statements=s.airflow_task_policy_statements,
         )
+        # The team's Airflow image (Dockerfile + requirements.txt): CI pushes it here, deploys by digest.
+        image = ImageRepository(self, "airflow_image", name=team_repository_name(s.prefix),
+                                key_alias=f"{s.prefix}-airflow-image", force_delete=s.choices.task_logs_destroyable)  # dev: destroy empties it, as the logs bucket
         # Earlier addresses of resources whose constructs moved: no replacement on upgrade.
         move_from_earlier_addresses(self)
 
@@ -114,3 +119,5 @@ class InfraStack(TerraformStack):
         )
         for output_id, value in self.outputs.terraform_outputs().items():
             TerraformOutput(self, output_id, value=value)
+        # Not for the apps stack (the setting airflow_image_repository names it): for CI and people.
+        TerraformOutput(self, "airflow_image_repository_url", value=image.url)

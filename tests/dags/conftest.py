@@ -28,6 +28,16 @@ if "airflow" in sys.modules:
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-tests-"))
 
+# The DAGs import the team's packages (requirements.txt), which the image carries and the shared
+# .venv does not: installed into a cache folder of their own (tools/team_requirements.py), put on
+# sys.path for parsing here and on PYTHONPATH for any task process.
+sys.path.insert(0, str(REPO_ROOT))
+from tools.team_requirements import install, with_pythonpath  # noqa: E402
+
+_REQUIREMENTS_DIR = install()
+sys.path.insert(0, str(_REQUIREMENTS_DIR))
+os.environ.update(with_pythonpath(dict(os.environ), _REQUIREMENTS_DIR))
+
 # Drop inherited Airflow settings (a developer's executor, secrets backend, connections,
 # variables...) so results do not depend on the shell the tests run from.
 for _name in list(os.environ):

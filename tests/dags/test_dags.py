@@ -20,7 +20,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
-EXPECTED_DAG_IDS = {"example_empty_then_bash", "etl_orders_pipeline"}
+EXPECTED_DAG_IDS = {"example_empty_then_bash", "etl_orders_pipeline", "validate_order_codes"}
 ETL_DAG_ID = "etl_orders_pipeline"
 
 # Fixed so outputs are reproducible and a run never depends on today's date.

@@ -27,7 +27,7 @@ from typing import Callable
 
 # Every service the infra stack's resources and data sources call, plus those the provider
 # may touch while reading them. An endpoint missing here would send a call to real AWS.
-SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "ec2", "eks", "elb", "elbv2", "iam", "kms", "logs",
+SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "ec2", "ecr", "eks", "elb", "elbv2", "iam", "kms", "logs",
             "rds", "s3", "secretsmanager", "ssm", "sts")
 CREDENTIAL = "test"
 # Created by the cycle in moto before `terraform init`, as the bootstrap stack creates the real one.

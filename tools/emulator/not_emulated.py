@@ -78,6 +78,14 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         ("rds:ModifyDBInstance", "rds:AddTagsToResource", PASS_ROLE, "iam:CreateServiceLinkedRole"),
         "internal/service/rds/instance.go (resourceInstanceUpdate); monitoring_role_arn: " + PASS_ROLE_SOURCE
         + "; RDS User Guide, UsingWithRDS.IAM.ServiceLinkedRoles"),
+    "aws_ecr_repository": NotEmulated(
+        "moto calls no KMS behind ECR: creating a repository under a customer-managed key makes ECR call"
+        " DescribeKey and CreateGrant as the caller, deleting it retires the grants; a scan or tag-mutability"
+        " change is an update",
+        ("kms:DescribeKey", "kms:CreateGrant", "kms:RetireGrant", "ecr:PutImageScanningConfiguration",
+         "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:UntagResource"),
+        "ECR User Guide, encryption-at-rest (how Amazon ECR uses AWS KMS); internal/service/ecr/repository.go"
+        " (resourceRepositoryUpdate)"),
     "aws_db_parameter_group": NotEmulated(
         "parameters left out (moto's DescribeDBParameters omits Source): the provider sets them after creating"
         " the group",

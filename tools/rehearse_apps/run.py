@@ -29,6 +29,7 @@ from tools.rehearse_apps.servers import check_installed, start_postgres
 from tools.rehearse_apps.traffic import ApiClient, TrafficError, check_remote_logs, measure
 from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside_namespace, namespace_problem,
                                         plan, reexec_inside, set_up_namespace)
+from tools.team_requirements import install as install_requirements, with_pythonpath
 
 VENV_BIN = REPO / ".venv" / "bin"
 DATABASE_ADDRESS = "127.0.2.1"  # the RDS endpoint's name resolves here
@@ -55,6 +56,13 @@ def main(argv: list[str]) -> int:
         if problem:
             print(f"rehearse-apps: cannot run: {problem}", flush=True)
             return 2
+        # The team's packages (requirements.txt), for every Airflow process: installed now, while the
+        # network is there (the namespace has none), into a cache folder put on PYTHONPATH.
+        started = time.monotonic()
+        packages = install_requirements()
+        os.environ.update(with_pythonpath(dict(os.environ), packages))
+        print(f"rehearse-apps: requirements.txt on PYTHONPATH from {packages} "
+              f"({time.monotonic() - started:.1f} s)", flush=True)
         return reexec_inside(argv)
     return Rehearsal(args).run()
 
@@ -206,7 +214,7 @@ class Rehearsal:
         extra_env.setdefault(api_service.pod, {})["AIRFLOW__API__HOST"] = wiring.pod_address[api_service.pod]
 
         base_env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "HOME": "/tmp"}
-        if os.environ.get("PYTHONPATH"):  # to try a dependency change before relocking
+        if os.environ.get("PYTHONPATH"):  # requirements.txt (main()), and a dependency tried before relocking
             base_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         pods = PodFactory(rendered, secrets, base, base_env=base_env, airflow_files=adaptations.airflow_files)
         self.components = components = Components(rendered, pods, REPO, extra_env=extra_env)
