@@ -40,6 +40,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "default: synthesize the dev profile")
     parser.add_argument("--runs", type=int, default=50, help="runs of the BashOperator sample for the throughput")
     parser.add_argument("--throughput-dag", default="example_empty_then_bash")
+    parser.add_argument("--statsd-capture", type=Path, help="write what Airflow sent to StatsD here (JSON: "
+                        "the lines with their arrival times, and when the scheduler was stopped)")
     parser.add_argument("--deadline", type=float, default=420, help="seconds the run may take before cleanup "
                         "(6 minutes on 2 cores, and 1 more for the two password rotations)")
     return parser.parse_args(argv)
@@ -158,11 +160,14 @@ class Rehearsal:
                 if problem:
                     clock.say(f"  WARNING: {problem}")
             runnable_pods = {w["metadata"]["name"] for w in rendered.workloads()} - {"airflow-statsd"}
+            self.statsd_sinks: list[UdpSink] = []
             for service in wiring.services:
                 if service.pod not in runnable_pods:
                     for p in service.ports:
                         if p.protocol == "UDP":
-                            stack.callback(UdpSink(service.address, p.target_port).start().stop)
+                            sink = UdpSink(service.address, p.target_port, keep=True, clock=clock.elapsed).start()
+                            stack.callback(sink.stop)
+                            self.statsd_sinks.append(sink)
 
         with clock.phase("start PostgreSQL (TLS required) and moto (S3)"):
             master = filler.master_secret()
@@ -320,11 +325,38 @@ class Rehearsal:
             n = check_remote_logs(api, dag_ids, s3, remote.netloc, remote.path.lstrip("/"))
             self.figures["remote logs"] = f"{n} task logs in s3://{remote.netloc}{remote.path}"
 
+        with clock.phase("stop the scheduler: its heartbeat stops reaching StatsD"):
+            self.figures["scheduler heartbeat"] = self._stop_scheduler(rendered)
+
         self.clock.say("SUMMARY")
         for phase, seconds in clock.durations.items():
             self.clock.say(f"  {seconds:7.1f}s  {phase}")
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
+
+
+    def _stop_scheduler(self, rendered: Rendered) -> str:
+        """A dead scheduler as the alert sees it: heartbeats arrived until the stop, none after.
+        The capture (--statsd-capture) carries the series the alert rules are tested on."""
+        from tools.rehearse_apps.statsd_capture import HEARTBEAT, heartbeats_between
+
+        cfg = rendered.airflow_cfg()
+        interval = float(cfg.get("scheduler", "scheduler_heartbeat_sec", fallback="5"))
+        lines = lambda: [line for sink in self.statsd_sinks for line in sink.lines]  # noqa: E731
+        before = heartbeats_between(lines(), self.clock.elapsed() - 6 * interval, self.clock.elapsed())
+        if not before:
+            raise TrafficError(f"no {HEARTBEAT} reached StatsD in the last {6 * interval:.0f} s before the stop")
+        scheduler = next(w["metadata"]["name"] for w in rendered.workloads() if w["metadata"]["name"].endswith("-scheduler"))
+        self.components.stop_pods({scheduler})
+        stopped = self.clock.elapsed()
+        time.sleep(3 * interval)
+        after = heartbeats_between(lines(), stopped, self.clock.elapsed())
+        if after:
+            raise TrafficError(f"{after} {HEARTBEAT} lines reached StatsD after the scheduler stopped")
+        if self.args.statsd_capture:
+            self.args.statsd_capture.write_text(json.dumps({"scheduler_stopped_at": stopped, "lines": lines()}))
+        return (f"{before} heartbeats in the {6 * interval:.0f} s before the stop at {stopped:.1f} s, "
+                f"none in the {3 * interval:.0f} s after")
 
 
 def _secret_name(arn: str) -> str:
