@@ -73,13 +73,14 @@ ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
-    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider."""
+    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider, alert emails."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
         acm_certificate_arn=ACM_CERTIFICATE_ARN,
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
+        alert_email_addresses="oncall@example.com,data-platform@example.org",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 

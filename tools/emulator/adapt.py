@@ -27,8 +27,8 @@ from typing import Callable
 
 # Every service the infra stack's resources and data sources call, plus those the provider
 # may touch while reading them. An endpoint missing here would send a call to real AWS.
-SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "ec2", "eks", "elb", "elbv2", "iam", "kms", "logs",
-            "rds", "s3", "secretsmanager", "ssm", "sts")
+SERVICES = ("amp", "autoscaling", "cloudwatch", "dynamodb", "ec2", "eks", "elb", "elbv2", "iam", "kms", "logs",
+            "rds", "s3", "secretsmanager", "sns", "ssm", "sts")
 CREDENTIAL = "test"
 # Created by the cycle in moto before `terraform init`, as the bootstrap stack creates the real one.
 STATE_BUCKET = "emulator-tfstate"
@@ -117,6 +117,13 @@ def _ignore_changes(resource: dict, *attributes: str) -> None:
 
 # --- the gaps -------------------------------------------------------------------------------
 
+def no_prometheus_scraper(stack: dict) -> bool:
+    """GAP: moto's AMP (5.2.5, moto/amp/urls.py) has workspaces, rule groups namespaces and
+    alert manager definitions, but no scraper API; creating `aws_prometheus_scraper` fails
+    (404). Its access entry goes with the other access entries."""
+    return _remove_resource_type(stack, "aws_prometheus_scraper")
+
+
 def no_eks_addons(stack: dict) -> bool:
     """GAP: moto has no EKS add-on API; creating `aws_eks_addon` fails with 404."""
     return _remove_resource_type(stack, "aws_eks_addon")
@@ -203,6 +210,7 @@ GAPS: tuple[Adaptation, ...] = (
     Adaptation("EKS: no accessConfig in DescribeCluster, no access-entry API",
         "aws_eks_cluster replaced on every plan; access entries fail to create (404)",
         eks_cluster_without_access_api),
+    Adaptation("AMP: no scraper API", "aws_prometheus_scraper create fails (404)", no_prometheus_scraper),
     Adaptation("EKS: no upgradePolicy", "aws_eks_cluster upgrade_policy diffs on every plan",
         eks_cluster_without_upgrade_policy),
     Adaptation("launch template: its own tags copied into the template data",

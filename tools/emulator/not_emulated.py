@@ -82,6 +82,15 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         "the flow-log role is passed to vpc-flow-logs.amazonaws.com",
         (PASS_ROLE,),
         "iam_role_arn: " + PASS_ROLE_SOURCE),
+    "aws_prometheus_scraper": NotEmulated(
+        "left out: moto has no AMP scraper API; AMP creates the collector's service-linked role with the"
+        " caller's rights, and reads the cluster, subnets and security groups it is given",
+        ("aps:CreateScraper", "aps:DescribeScraper", "aps:UpdateScraper", "aps:DeleteScraper", "aps:TagResource",
+         "aps:ListTagsForResource", "iam:CreateServiceLinkedRole", "eks:DescribeCluster", "ec2:DescribeSubnets",
+         "ec2:DescribeSecurityGroups"),
+        "internal/service/amp/scraper.go (Create: CreateScraper, waitScraperCreated: DescribeScraper; Update:"
+        " UpdateScraper; Delete: DeleteScraper); AMP User Guide, AMP-collector-how-to (permissions to create a"
+        " scraper) and using-service-linked-roles-prom (AWSServiceRoleForAmazonPrometheusScraper)"),
     "aws_iam_role": NotEmulated(
         "updates: a changed trust policy (a new OIDC issuer) or tags",
         ("iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"),
