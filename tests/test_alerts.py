@@ -97,3 +97,15 @@ def test_a_class_of_unknown_memory_and_a_bad_email_are_refused_naming_the_settin
     text = str(err.value)
     assert "db_instance_class" in text and "db.t4g.medium" in text
     assert "alert_email_addresses" in text and "oncall@example.com" in text
+
+
+def test_every_alert_has_a_runbook_line(synth):
+    from paths import REPO
+
+    headings = {line.removeprefix("#### ").strip().lower()
+                for line in (REPO / "docs" / "observability.md").read_text().splitlines() if line.startswith("#### ")}
+    rules = [r for g in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in g["rules"]]
+    for rule in rules:
+        anchor = rule["annotations"]["runbook"].split("#", 1)[1]
+        assert anchor == rule["alert"].lower() and anchor in headings, rule["alert"]
+    assert ALARMS <= headings

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from airflow_platform.capacity import INSTANCE_TYPES
+from airflow_platform.constructs.managed_prometheus import SCRAPE_INTERVAL
 from airflow_platform.settings import Settings
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "docs" / "monthly-cost.yaml"
@@ -57,6 +58,7 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
     multi_az = 2 if s.choices.db_multi_az else 1
     volumes_min, volumes_max = release_volumes_gib(manifests, s.celery_worker_min_replicas, workers_at_max(s))
     secrets = len(resources.get("aws_secretsmanager_secret", {})) + 1  # + the RDS-managed master secret
+    alarms = len(resources.get("aws_cloudwatch_metric_alarm", {}))
 
     def fixed(what: str, value: float) -> Line:
         return Line(what, value, value)
@@ -77,9 +79,19 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
              volumes_max * p["ebs_gp3_gb_month"]),
         fixed(f"Network Load Balancer ({a['nlb_lcus']} LCU)", (p["nlb_hour"] + a["nlb_lcus"] * p["nlb_lcu_hour"]) * hours),
         fixed(f"CloudWatch Logs ({a['logs_gb_month']} GB ingested)", a["logs_gb_month"] * p["cloudwatch_logs_gb"]),
+        fixed(f"Managed Prometheus (1 collector, {a['amp_active_series']} series every {SCRAPE_INTERVAL})",
+              p["amp_collector_hour"] * hours + amp_samples_month(a["amp_active_series"], hours) / 1e7
+              * (p["amp_collected_10m_samples"] + p["amp_ingested_10m_samples"])),
+        fixed(f"CloudWatch alarms ({alarms})", alarms * p["cloudwatch_alarm_month"]),
         fixed(f"KMS keys ({len(resources.get('aws_kms_key', {}))}) and secrets ({secrets})",
               len(resources.get("aws_kms_key", {})) * p["kms_key_month"] + secrets * p["secret_month"]),
     ]
+
+
+def amp_samples_month(series: int, hours: int) -> float:
+    """Samples the collector takes (and AMP ingests) in a month: one per series per scrape."""
+    seconds = int(SCRAPE_INTERVAL.rstrip("s"))
+    return series * hours * 3600 / seconds
 
 
 def workers_at_max(s: Settings) -> int:

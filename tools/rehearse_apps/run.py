@@ -161,6 +161,8 @@ class Rehearsal:
                     clock.say(f"  WARNING: {problem}")
             runnable_pods = {w["metadata"]["name"] for w in rendered.workloads()} - {"airflow-statsd"}
             self.statsd_sinks: list[UdpSink] = []
+            self.scheduler_stopped_at: float | None = None
+            stack.callback(self._write_statsd_capture)  # also after a failure: what was sent until then
             for service in wiring.services:
                 if service.pod not in runnable_pods:
                     for p in service.ports:
@@ -353,10 +355,16 @@ class Rehearsal:
         after = heartbeats_between(lines(), stopped, self.clock.elapsed())
         if after:
             raise TrafficError(f"{after} {HEARTBEAT} lines reached StatsD after the scheduler stopped")
-        if self.args.statsd_capture:
-            self.args.statsd_capture.write_text(json.dumps({"scheduler_stopped_at": stopped, "lines": lines()}))
+        self.scheduler_stopped_at = stopped
         return (f"{before} heartbeats in the {6 * interval:.0f} s before the stop at {stopped:.1f} s, "
                 f"none in the {3 * interval:.0f} s after")
+
+
+    def _write_statsd_capture(self) -> None:
+        if self.args.statsd_capture:
+            lines = [line for sink in self.statsd_sinks for line in sink.lines]
+            self.args.statsd_capture.write_text(json.dumps({"scheduler_stopped_at": self.scheduler_stopped_at,
+                                                            "lines": lines}))
 
 
 def _secret_name(arn: str) -> str:
