@@ -14,7 +14,7 @@ import yaml
 from airflow_platform.constructs.managed_prometheus import RULES_FILE, scrape_configuration
 from airflow_platform.rds_max_connections import class_memory_gib, default_max_connections
 from airflow_platform.settings import SettingsError
-from tests.defaults import settings_without_env
+from defaults import settings_without_env
 
 ALARMS = {"db-free-storage-low", "db-cpu-high", "db-connections-near-max", "nodes-not-ready", "pods-crash-looping"}
 
