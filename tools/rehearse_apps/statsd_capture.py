@@ -100,3 +100,30 @@ def counter_series(samples: list[Sample], statsd_name: str, step: float, until: 
         values.append(total)
         t += step
     return values
+
+
+def heartbeat_rule_test(samples: list[Sample], stopped_at: float, rule_file: str, *, step: float = 15,
+                        after: float = 360) -> dict:
+    """A `promtool test rules` file on the captured heartbeat: the counter the exporter
+    exposes, read every `step` seconds from the first heartbeat to the scheduler's stop, then
+    `after` seconds more at its last value (the exporter keeps a counter nobody increments;
+    statsd_exporter has no TTL unless configured, and the chart sets none). The alert must stay
+    quiet every minute while the scheduler ran (its restarts included) and fire once it has
+    been gone 5 minutes."""
+    beats = [s.at for s in samples if s.name == HEARTBEAT]
+    if not beats:
+        raise ValueError(f"no {HEARTBEAT} in the capture")
+    start = min(beats)
+    shifted = [Sample(s.at - start, s.name, s.value, s.kind) for s in samples if s.at >= start]
+    running = counter_series(shifted, HEARTBEAT, step, stopped_at - start)
+    values = running + [running[-1]] * int(after // step)
+    ran = int((stopped_at - start) // 60)
+    quiet = [{"eval_time": f"{m}m", "alertname": "AirflowSchedulerHeartbeatMissing", "exp_alerts": []}
+             for m in range(1, ran + 1)]
+    firing = {"eval_time": f"{int(stopped_at - start + after - step)}s", "alertname": "AirflowSchedulerHeartbeatMissing",
+              "exp_alerts": [{"exp_labels": {"severity": "critical", "type": "counter"}}]}
+    return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": [{
+        "interval": f"{int(step)}s",
+        "input_series": [{"series": 'airflow_scheduler_heartbeat{type="counter"}',
+                          "values": " ".join(f"{v:g}" for v in values)}],
+        "alert_rule_test": quiet + [firing]}]}
