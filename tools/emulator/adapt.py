@@ -118,7 +118,7 @@ def _ignore_changes(resource: dict, *attributes: str) -> None:
 # --- the gaps -------------------------------------------------------------------------------
 
 def no_prometheus_scraper(stack: dict) -> bool:
-    """GAP: moto's AMP (5.2.5, moto/amp/urls.py) has workspaces, rule groups namespaces and
+    """GAP: moto's AMP (5.2, moto/amp/urls.py) has workspaces, rule groups namespaces and
     alert manager definitions, but no scraper API; creating `aws_prometheus_scraper` fails
     (404). Its access entry goes with the other access entries."""
     return _remove_resource_type(stack, "aws_prometheus_scraper")

@@ -2,7 +2,7 @@
 actions (DescribeAlarms), the topic encrypted with a KMS key, AMP's alert manager and rules in
 the workspace.
 
-Stand-in: moto 5.2.5 stores alarms and their actions but never evaluates an alarm or publishes
+Stand-in: moto (5.2) stores alarms and their actions but never evaluates an alarm or publishes
 to SNS (moto/cloudwatch/models.py has no evaluation loop), delivers no email and ignores KMS on
 topics; so this proves the wiring Terraform created, not that a notification arrives. AWS
 evaluates each alarm every period and publishes to its actions on a state change (CloudWatch
