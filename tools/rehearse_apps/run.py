@@ -347,7 +347,9 @@ class Rehearsal:
         lines = lambda: [line for sink in self.statsd_sinks for line in sink.lines]  # noqa: E731
         before = heartbeats_between(lines(), self.clock.elapsed() - 6 * interval, self.clock.elapsed())
         if not before:
-            raise TrafficError(f"no {HEARTBEAT} reached StatsD in the last {6 * interval:.0f} s before the stop")
+            raise TrafficError(f"no {HEARTBEAT} reached StatsD in the last {6 * interval:.0f} s before the stop "
+                               "(Airflow sends none without the `statsd` package, which the apache/airflow "
+                               "image carries: is it in the environment?)")
         scheduler = next(w["metadata"]["name"] for w in rendered.workloads() if w["metadata"]["name"].endswith("-scheduler"))
         self.components.stop_pods({scheduler})
         stopped = self.clock.elapsed()
