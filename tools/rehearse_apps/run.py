@@ -31,7 +31,9 @@ from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside
 VENV_BIN = REPO / ".venv" / "bin"
 DATABASE_ADDRESS = "127.0.2.1"  # the RDS endpoint's name resolves here
 ADMIN_USERNAME = "admin"
-FAILURES = (Exception,)  # any error fails the run with its message, after cleanup
+FAILURES = (Exception,)
+# A task made to fail near the end (the ETL sample writes under this Variable's path).
+FAILING_DAG, FAILING_VARIABLE = "etl_orders_pipeline", "orders_etl_base_path"  # any error fails the run with its message, after cleanup
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -327,6 +329,9 @@ class Rehearsal:
             n = check_remote_logs(api, dag_ids, s3, remote.netloc, remote.path.lstrip("/"))
             self.figures["remote logs"] = f"{n} task logs in s3://{remote.netloc}{remote.path}"
 
+        with clock.phase(f"a task fails (what the failure alert counts): {FAILING_DAG}.load, unwritable base path"):
+            self.figures["failed task"] = self._fail_a_task(api)
+
         with clock.phase("stop the scheduler: its heartbeat stops reaching StatsD"):
             self.figures["scheduler heartbeat"] = self._stop_scheduler(rendered)
 
@@ -336,6 +341,23 @@ class Rehearsal:
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
 
+
+    def _fail_a_task(self, api: ApiClient, timeout: float = 240) -> str:
+        """The ETL's `load` fails once (its retry still pending) when its base path cannot be a
+        folder: Airflow counts `ti_failures` on every failed try (sdk task_runner)."""
+        api.request("POST", "/api/v2/variables", {"key": FAILING_VARIABLE, "value": "/dev/null/unwritable"})
+        try:
+            run_id = api.trigger(FAILING_DAG)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                self.check()
+                states = {t["task_id"]: t["state"] for t in api.task_instances(FAILING_DAG) if t["dag_run_id"] == run_id}
+                if states.get("load") in ("up_for_retry", "failed"):
+                    return f"{FAILING_DAG}.load {states['load']} in run {run_id}"
+                time.sleep(2)
+            raise TrafficError(f"{FAILING_DAG}.load did not fail within {timeout:.0f} s: {states}")
+        finally:
+            api.request("DELETE", f"/api/v2/variables/{FAILING_VARIABLE}", ok=(200, 204))
 
     def _stop_scheduler(self, rendered: Rendered) -> str:
         """A dead scheduler as the alert sees it: heartbeats arrived until the stop, none after.
