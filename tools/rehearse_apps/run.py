@@ -243,6 +243,7 @@ class Rehearsal:
             for dag_id in dag_ids:
                 api.wait_dag(dag_id, 120, self.check)
                 api.unpause(dag_id)
+            clock.say(f"  StatsD so far: {sum(s.datagrams for s in self.statsd_sinks)} datagrams")
 
         first: dict[str, float] = {}
         with clock.phase("trigger each DAG once and wait for success"):
