@@ -146,8 +146,10 @@ def _alerts_hold_on_what_airflow_sent(capture: Path, rendered, tmp_path: Path) -
     assert used <= sent, f"never sent by Airflow in the rehearsal: {sorted(used - sent)}; sent: {sorted(sent)}"
     assert stopped_at is not None
     shutil.copy(RULES_FILE, tmp_path)
-    (tmp_path / "heartbeat.test.yml").write_text(yaml.safe_dump(heartbeat_rule_test(samples, stopped_at,
-                                                                                    RULES_FILE.name)))
+    [heartbeat] = [r for g in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in g["rules"]
+                   if r["alert"] == "AirflowSchedulerHeartbeatMissing"]
+    (tmp_path / "heartbeat.test.yml").write_text(yaml.safe_dump(heartbeat_rule_test(
+        samples, stopped_at, RULES_FILE.name, annotations=heartbeat["annotations"])))
     result = run_promtool("test", "rules", "heartbeat.test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 

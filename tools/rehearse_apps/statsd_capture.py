@@ -102,8 +102,8 @@ def counter_series(samples: list[Sample], statsd_name: str, step: float, until: 
     return values
 
 
-def heartbeat_rule_test(samples: list[Sample], stopped_at: float, rule_file: str, *, step: float = 15,
-                        after: float = 360) -> dict:
+def heartbeat_rule_test(samples: list[Sample], stopped_at: float, rule_file: str, *, annotations: dict[str, str],
+                        step: float = 15, after: float = 360) -> dict:
     """A `promtool test rules` file on the captured heartbeat: the counter the exporter
     exposes, read every `step` seconds from the first heartbeat to the scheduler's stop, then
     `after` seconds more at its last value (the exporter keeps a counter nobody increments;
@@ -121,7 +121,8 @@ def heartbeat_rule_test(samples: list[Sample], stopped_at: float, rule_file: str
     quiet = [{"eval_time": f"{m}m", "alertname": "AirflowSchedulerHeartbeatMissing", "exp_alerts": []}
              for m in range(1, ran + 1)]
     firing = {"eval_time": f"{int(stopped_at - start + after - step)}s", "alertname": "AirflowSchedulerHeartbeatMissing",
-              "exp_alerts": [{"exp_labels": {"severity": "critical", "type": "counter"}}]}
+              "exp_alerts": [{"exp_labels": {"severity": "critical", "type": "counter"},
+                                             "exp_annotations": annotations}]}
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": [{
         "interval": f"{int(step)}s",
         "input_series": [{"series": 'airflow_scheduler_heartbeat{type="counter"}',
