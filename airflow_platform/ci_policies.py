@@ -45,7 +45,8 @@ IMAGE_PUSH_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:DescribeRepositories", "
 PASSED_TO_SERVICES = ("eks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
                       "vpc-flow-logs.amazonaws.com")
 SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "rds.amazonaws.com",
-                        "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com")
+                        "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com",
+                        "scraper.aps.amazonaws.com")  # the AMP collector's role (AMP User Guide, "Using roles for scraping metrics from EKS")
 # EC2 has no useful resource names for a VPC build: verbs, never RunInstances (nodes are
 # launched by the EKS service-linked role, not by Terraform).
 EC2_VERBS = ("Describe", "Get", "Create", "Delete", "Modify", "Associate", "Disassociate", "Attach", "Detach",
@@ -223,6 +224,14 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
                t.rds_managed_secrets,
                {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),
+        # --- alerts (docs/observability.md) ---
+        _allow("SnsTheAlertTopic", ["sns:*"], t.arn("sns", f"{t.prefix}-*")),
+        _allow("CloudWatchReadAlarms", ["cloudwatch:DescribeAlarms"], "*"),
+        _allow("CloudWatchThePlatformAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
+                                               "cloudwatch:ListTagsForResource", "cloudwatch:TagResource",
+                                               "cloudwatch:UntagResource"], t.arn("cloudwatch", f"alarm:{t.prefix}-*")),
+        # AMP names its workspaces and scrapers by generated IDs: the account's AMP resources in the region.
+        _allow("ManagedPrometheus", ["aps:*"], t.arn("aps", "*")),
     ])
 
 
@@ -240,7 +249,10 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
         _allow("Identity", ["sts:GetCallerIdentity"], "*"),
         _allow("ReadTheServices", ["ec2:Describe*", "ec2:Get*", "eks:Describe*", "eks:List*", "rds:Describe*",
                                    "rds:ListTagsForResource", "logs:Describe*", "logs:ListTagsForResource",
-                                   "logs:ListTagsLogGroup", "kms:ListAliases"], "*"),
+                                   "logs:ListTagsLogGroup", "kms:ListAliases", "cloudwatch:DescribeAlarms",
+                                   "cloudwatch:ListTagsForResource", "sns:GetTopicAttributes",
+                                   "sns:GetSubscriptionAttributes", "sns:ListTagsForResource",
+                                   "sns:ListSubscriptionsByTopic", "aps:Describe*", "aps:List*"], "*"),
         _allow("ReadThePlatformRoles", ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies",
                                         "iam:ListAttachedRolePolicies", "iam:ListRoleTags",
                                         "iam:ListInstanceProfilesForRole"], t.platform_roles),

@@ -37,6 +37,8 @@ BUCKET_RESERVED_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$|^(xn--|sthree-|amzn-s3-de
 GITHUB_REPOSITORY_RE = r"^(?=[^/]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$"
 PRINCIPAL_RE = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"
 ACM_RE = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$"
+# An address SNS can mail: local@domain.tld, no spaces, no display name.
+EMAIL_RE = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 GIT_URL_RE = r"^(https://[^\s@]+|ssh://[^\s]+|git@[\w.-]+:[^\s]+)$"
 RELATIVE_PATH_RE = r"^(?!(.*/)?\.\.(/|$))[\w.-]+(/[\w.-]+)*$"  # no `..` segment
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -49,8 +51,8 @@ DB_USERNAME_ALLOWED = (f"use a letter then letters, digits or underscores, not o
 CUSTOM_RULES = (
     "profile", "availability_zones_unique", "cidr_notation", "cidr_ipv6", "vpc_prefix", "subnet_prefix",
     "flow_log_retention_days", "component_log_retention_days", "eks_version_autoscaler",
-    "node_instance_types_architecture", "db_username_reserved", "db_username_airflow_role", "state_bucket",
-    "airflow_task_policy_statements_shape",
+    "node_instance_types_architecture", "db_instance_class_memory", "db_username_reserved",
+    "db_username_airflow_role", "state_bucket", "airflow_task_policy_statements_shape",
     # between settings (the model validator)
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
@@ -125,6 +127,18 @@ def known_to_the_autoscaler(value: str) -> str:
     if cluster_autoscaler_tag(value) is None:
         raise _refuse("eks_version_autoscaler", value, "use a version with a known Cluster Autoscaler release: "
                       + ", ".join(CLUSTER_AUTOSCALER_TAGS))
+    return value
+
+
+def known_db_memory(value: str) -> str:
+    """The connections alarm derives max_connections from the class's memory (rds_max_connections)."""
+    from airflow_platform.rds_max_connections import class_memory_gib
+
+    try:
+        class_memory_gib(value)
+    except ValueError:
+        raise _refuse("db_instance_class_memory", value, "use a db.t*, db.m* or db.r* class such as db.t4g.medium "
+                      "or db.m7g.large (the connections alarm derives max_connections from its memory)") from None
     return value
 
 

@@ -34,10 +34,10 @@ from airflow_platform.airflow_image import DIGEST_RE, IMAGE_REPOSITORY_RE, Airfl
 from airflow_platform.cluster_access import ci_roles_have_entries
 from airflow_platform.profiles import PROFILES, Profile
 from airflow_platform.setting_rules import (
-    ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
+    ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, EMAIL_RE, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
     PRINCIPAL_RE, REGION_RE, RELATIVE_PATH_RE, SEMVER_RE, AnyCidr, Ipv4Cidr, SubnetCidrs, VpcCidr, WholeNumber,
     known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
-    one_architecture, not_allowed, policy_statements,
+    one_architecture, not_allowed, policy_statements, known_db_memory,
 )
 from airflow_platform.ui_access_rules import (
     OIDC_CLIENT_ID_RE, OIDC_GROUPS_CLAIM_RE, OIDC_ISSUER_RE, OIDC_ROLE_MAPPING_RE, UI_EXPOSURE_RE, AIRFLOW_ROLES,
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
         "RDS PostgreSQL major version; RDS applies minor versions automatically",
         pattern=r"^1[3-7]$", allowed="use a PostgreSQL major version from 13 to 17, such as 16: RDS applies minor "
         "versions itself (a pinned minor stops being creatable once RDS deprecates it)")
-    db_instance_class: str = setting(
+    db_instance_class: Annotated[str, AfterValidator(known_db_memory)] = setting(
         "RDS instance class",
         pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", allowed="use an RDS instance class such as db.t4g.medium")
     db_allocated_storage_gib: WholeNumber = setting(
@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     oidc_role_mappings: tuple[Annotated[str, Field(pattern=OIDC_ROLE_MAPPING_RE)], ...] = setting(
         "group=Role pairs: members of the group get that Airflow role at every sign-in",
         item_allowed=f"use group=Role with Role one of {', '.join(AIRFLOW_ROLES)}")
+    alert_email_addresses: tuple[Annotated[str, Field(pattern=EMAIL_RE)], ...] = setting(
+        "email addresses subscribed to the alert topic (each confirms by the link SNS mails)",
+        item_allowed="use email addresses such as oncall@example.com")
     state_bucket: Annotated[str, AfterValidator(s3_bucket_name)] = setting(
         "S3 bucket for Terraform state; empty keeps state in local files")
     state_bucket_exists: bool = setting(

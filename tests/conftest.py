@@ -77,7 +77,7 @@ ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
     an internet-facing UI with HTTPS and sign-in through an OIDC provider, a private DAG repository
-    over SSH, KEDA, an existing GitHub OIDC provider, the team's image."""
+    over SSH, KEDA, an existing GitHub OIDC provider, the team's image, alert emails."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
@@ -88,6 +88,7 @@ def synth_prod(tmp_path_factory) -> Synthesized:
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
         airflow_task_policy_statements=json.dumps([EXTRA_TASK_STATEMENT]),
         airflow_image_repository=TEAM_IMAGE_REPOSITORY, airflow_image_digest=TEAM_IMAGE_DIGEST,
+        alert_email_addresses="oncall@example.com,data-platform@example.org",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 

@@ -135,6 +135,13 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
         return t.arn("rds", f"{kind}:{p}-metadata"), {}
     if service == "logs":
         return t.arn("logs", f"log-group:/aws/eks/{p}/cluster"), {}
+    if service == "sns":
+        return t.arn("sns", f"{p}-alerts"), {}
+    if service == "cloudwatch":
+        return ("*", {}) if op == "DescribeAlarms" else (t.arn("cloudwatch", f"alarm:{p}-db-cpu-high"), {})
+    if service == "aps":
+        kind = "scraper/s-0a1b2c3d" if "Scraper" in op else "workspace/ws-0a1b2c3d"
+        return t.arn("aps", kind), {}
     return "*", {}
 
 

@@ -354,6 +354,16 @@ def test_component_log_groups_exist_encrypted_and_retained_before_the_add_on(cyc
     policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
     assert any(st.get("Principal", {}).get("Service") == f"logs.{s.region}.amazonaws.com" for st in policy["Statement"])
 
+
+def test_the_alarms_and_the_alert_manager_notify_the_encrypted_topic(cycle, synth):
+    """describe_alarms shows each alarm wired to the topic (tools/emulator/alert_wiring.py says
+    what moto cannot show: it evaluates no alarm and delivers nothing)."""
+    from tools.emulator.alert_wiring import alert_wiring_problems
+
+    alarms = {a["alarm_name"] for a in synth.infra["resource"]["aws_cloudwatch_metric_alarm"].values()}
+    assert alert_wiring_problems(cycle.client, synth.settings.prefix, alarms) == []
+
+
 def test_node_group_runs_in_the_private_subnets(cycle, ec2, s):
     group_subnets = node_group(cycle, s)["subnets"]
     private = ec2.describe_subnets(Filters=[

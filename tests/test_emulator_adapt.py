@@ -21,6 +21,7 @@ SERVICE_OF = {
     "aws_nat_gateway": "ec2", "aws_eip": "ec2", "aws_security_group": "ec2", "aws_default_security_group": "ec2",
     "aws_vpc_security_group_": "ec2", "aws_launch_template": "ec2", "aws_flow_log": "ec2",
     "data.aws_caller_identity": "sts", "data.aws_eks_cluster": "eks", "data.aws_eks_addon_version": "eks",
+    "aws_cloudwatch_metric_alarm": "cloudwatch", "aws_sns_": "sns", "aws_prometheus_": "amp", "aws_ecr_": "ecr",
     "data.aws_partition": None, "data.aws_region": None, "data.aws_iam_policy_document": None,
 }
 

@@ -191,8 +191,12 @@ def test_the_cluster_never_drifts_into_extended_support(request, profile):
 
 
 def test_admin_access_entries(synth, synth_prod):
-    """dev: no admin, no CI (tests/test_cluster_access.py covers the CI roles' entries)."""
-    assert not resources(synth.infra, "aws_eks_access_entry")
+    """dev: no admin, no CI (tests/test_cluster_access.py covers the CI roles' entries): the
+    metrics collector's entry alone, mapped to its Kubernetes user, no access policy."""
+    entries = resources(synth.infra, "aws_eks_access_entry").values()
+    assert [(e["principal_arn"].split(".")[0], e.get("user_name")) for e in entries] == [
+        ("${aws_prometheus_scraper", "aps-collector-user")]
+    assert not resources(synth.infra, "aws_eks_access_policy_association")
     assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("infra"), EksAccessEntry.TF_RESOURCE_TYPE,
                                                     {"principal_arn": "arn:aws:iam::123456789012:role/platform-admins"})
     associations = resources(synth_prod.infra, "aws_eks_access_policy_association").values()

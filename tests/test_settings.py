@@ -309,6 +309,10 @@ RULE_CASES = [
          component_log_retention_days="10"),
     case("eks_version_autoscaler", "eks_version", "use a version with a known Cluster Autoscaler release",
          eks_version="1.20"),
+    case("alert_email_addresses_item", "alert_email_addresses", "use email addresses such as oncall@example.com",
+         alert_email_addresses="oncall@example.com,not an address"),
+    case("db_instance_class_memory", "db_instance_class", "the connections alarm derives max_connections from its "
+         "memory", db_instance_class="db.x2iedn.large"),
     case("node_instance_types_architecture", "node_instance_types", "use instance types of one architecture",
          node_instance_types="m6i.large,m7g.large"),
     case("db_username_reserved", "db_username", "not one of admin, postgres, public", db_username="postgres"),

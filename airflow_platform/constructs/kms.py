@@ -18,7 +18,8 @@ class EncryptionKey(Construct):
     arn: str  # the key's ARN, for encryption settings and policies
 
     def __init__(self, scope: Construct, id: str, *, alias: str, description: str,
-                 cloudwatch_log_group: str | None = None, cloudwatch_log_groups: tuple[str, ...] = ()) -> None:
+                 cloudwatch_log_group: str | None = None, cloudwatch_log_groups: tuple[str, ...] = (),
+                 publishing_services: tuple[str, ...] = ()) -> None:
         super().__init__(scope, id)
         account = AwsAccount.of(self)
         statements = [{
@@ -43,6 +44,17 @@ class EncryptionKey(Construct):
                 "Condition": {"ArnEquals": {
                     "kms:EncryptionContext:aws:logs:arn": arns[0] if len(arns) == 1 else arns,
                 }},
+            })
+        if publishing_services:
+            # AWS services that publish to an SNS topic encrypted with this key (SNS Developer
+            # Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+            statements.append({
+                "Sid": "ServicesPublishToEncryptedTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": list(publishing_services)},
+                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account.account_id}},
             })
         key = KmsKey(
             self, "key", description=description, enable_key_rotation=True, deletion_window_in_days=30,

@@ -103,6 +103,7 @@ class PeeredDatabase(Construct):
             depends_on=[monitoring_policy],
         )
         self.address = instance.address
+        self.identifier = instance.identifier
         self.port = instance.port
         self.db_name = instance.db_name
         self.username = instance.username

@@ -17,6 +17,7 @@ from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_roles_have_ent
 from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
+from airflow_platform.constructs.collector_access import CollectorAccess
 from airflow_platform.constructs.keda import Keda
 from airflow_platform.constructs.plan_reader import PlanReader
 from airflow_platform.oidc_sign_in import OidcSignIn, client_secret_id
@@ -55,6 +56,7 @@ class AppsStack(TerraformStack):
             # The plan role's access entry (infra stack) carries this group: read-only refreshes.
             PlanReader(self, "plan_reader", group=PLAN_READER_GROUP)
         storage = DefaultStorageClass(self, "storage")
+        CollectorAccess(self, "metrics_collector_access")  # the AMP collector's service discovery
         # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
         autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", region=s.region, kubernetes_version=s.eks_version,
                                        cluster_name=infra.cluster_name, role_arn=infra.cluster_autoscaler_role_arn)

@@ -8,12 +8,15 @@ from constructs import Construct
 from airflow_platform.airflow_image import team_repository_name
 from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_role_names, ci_roles_have_entries
 from airflow_platform.constructs.airflow_roles import AirflowRoles
+from airflow_platform.constructs.alert_topic import AlertTopic
 from airflow_platform.constructs.aws_account import AwsAccount
+from airflow_platform.constructs.cloudwatch_alarms import CloudWatchAlarms, cluster_alarms, database_alarms
 from airflow_platform.constructs.cluster_autoscaler_role import ClusterAutoscalerRole
 from airflow_platform.constructs.container_insights import ContainerInsights
 from airflow_platform.constructs.eks_vpc import EksVpc
 from airflow_platform.constructs.eks_with_csi import EksWithCsi
 from airflow_platform.constructs.image_repository import ImageRepository
+from airflow_platform.constructs.managed_prometheus import ManagedPrometheus
 from airflow_platform.constructs.peered_database import PeeredDatabase
 from airflow_platform.constructs.permissions_boundary import apply_permissions_boundary
 from airflow_platform.constructs.rds_vpc import RdsVpc
@@ -107,6 +110,18 @@ class InfraStack(TerraformStack):
         # The team's Airflow image (Dockerfile + requirements.txt): CI pushes it here, deploys by digest.
         image = ImageRepository(self, "airflow_image", name=team_repository_name(s.prefix),
                                 key_alias=f"{s.prefix}-airflow-image", force_delete=s.choices.task_logs_destroyable)  # dev: destroy empties it, as the logs bucket
+        # Alerts: Airflow's metrics in Amazon Managed Service for Prometheus, the database's and the
+        # cluster's in CloudWatch; both notify one topic (docs/observability.md).
+        alerts = AlertTopic(self, "alert_topic", name=s.prefix, email_addresses=s.alert_email_addresses)
+        ManagedPrometheus(
+            self, "metrics", name=s.prefix, cluster_name=cluster.cluster_name, subnet_ids=eks_vpc.private_subnet_ids,
+            security_group_id=cluster.node_security_group_id, namespace=s.airflow_namespace, topic_arn=alerts.arn,
+        )
+        CloudWatchAlarms(
+            self, "alarms", prefix=s.prefix, topic_arn=alerts.arn,
+            specs=database_alarms(db.identifier, s.db_instance_class, s.db_allocated_storage_gib)
+            + cluster_alarms(s.cluster_name, s.airflow_namespace),
+        )
         # Earlier addresses of resources whose constructs moved: no replacement on upgrade.
         move_from_earlier_addresses(self)
 

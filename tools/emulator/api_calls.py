@@ -24,6 +24,7 @@ SERVICE_PREFIX = {
     "EC2": "ec2", "ECR": "ecr", "EKS": "eks", "RDS": "rds", "KMS": "kms", "IAM": "iam", "S3": "s3", "STS": "sts",
     "CloudWatch Logs": "logs", "Secrets Manager": "secretsmanager", "SSM": "ssm", "Auto Scaling": "autoscaling",
     "Elastic Load Balancing v2": "elasticloadbalancing", "Elastic Load Balancing": "elasticloadbalancing",
+    "CloudWatch": "cloudwatch", "SNS": "sns", "amp": "aps",  # AMP's SDK id is `amp`, its IAM prefix `aps`
 }
 # S3 operations whose IAM action has another name (the S3 service authorization reference).
 S3_ACTIONS = {

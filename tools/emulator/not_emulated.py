@@ -96,6 +96,25 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         "the flow-log role is passed to vpc-flow-logs.amazonaws.com",
         (PASS_ROLE,),
         "iam_role_arn: " + PASS_ROLE_SOURCE),
+    "aws_prometheus_scraper": NotEmulated(
+        "left out: moto has no AMP scraper API; AMP creates the collector's service-linked role with the"
+        " caller's rights, and reads the cluster, subnets and security groups it is given",
+        ("aps:CreateScraper", "aps:DescribeScraper", "aps:UpdateScraper", "aps:DeleteScraper", "aps:TagResource",
+         "aps:ListTagsForResource", "iam:CreateServiceLinkedRole", "eks:DescribeCluster", "ec2:DescribeSubnets",
+         "ec2:DescribeSecurityGroups"),
+        "internal/service/amp/scraper.go (Create: CreateScraper, waitScraperCreated: DescribeScraper; Update:"
+        " UpdateScraper; Delete: DeleteScraper); AMP User Guide, AMP-collector-how-to (permissions to create a"
+        " scraper) and using-service-linked-roles-prom (AWSServiceRoleForAmazonPrometheusScraper)"),
+    "aws_prometheus_workspace": NotEmulated(
+        "kms_key_arn and tags ignored (moto omits the key, reads back empty tags); changing the key replaces the"
+        " workspace, which AMP encrypts with a grant on the key",
+        ("aps:TagResource", "aps:UntagResource", "kms:CreateGrant", "kms:DescribeKey"),
+        "internal/service/amp/workspace.go (resourceWorkspaceCreate: CreateWorkspace with KmsKeyArn; Update:"
+        " TagResource); AMP User Guide, encryption-at-rest (customer managed keys: kms:CreateGrant, DescribeKey)"),
+    "aws_prometheus_rule_group_namespace": NotEmulated(
+        "tags ignored (moto reads back empty tags): a tag change is an update",
+        ("aps:TagResource", "aps:UntagResource"),
+        "internal/service/amp/rule_group_namespace.go"),
     "aws_iam_role": NotEmulated(
         "updates: a changed trust policy (a new OIDC issuer) or tags",
         ("iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"),

@@ -35,7 +35,7 @@ VENV_BIN = REPO / ".venv" / "bin"
 DATABASE_ADDRESS = "127.0.2.1"  # the RDS endpoint's name resolves here
 OIDC_ADDRESS = "127.0.4.1"  # the stub OIDC provider and the API server that signs in through it
 ADMIN_USERNAME = "admin"
-FAILURES = (Exception,)  # any error fails the run with its message, after cleanup
+FAILURES = (Exception,)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -44,6 +44,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "default: synthesize the dev profile")
     parser.add_argument("--runs", type=int, default=50, help="runs of the BashOperator sample for the throughput")
     parser.add_argument("--throughput-dag", default="example_empty_then_bash")
+    parser.add_argument("--statsd-capture", type=Path, help="write what Airflow sent to StatsD here (JSON: "
+                        "the lines with their arrival times, and when the scheduler was stopped)")
     parser.add_argument("--deadline", type=float, default=420, help="seconds the run may take before cleanup "
                         "(6 minutes on 2 cores, and 1 more for the two password rotations)")
     return parser.parse_args(argv)
@@ -169,11 +171,16 @@ class Rehearsal:
                 if problem:
                     clock.say(f"  WARNING: {problem}")
             runnable_pods = {w["metadata"]["name"] for w in rendered.workloads()} - {"airflow-statsd"}
+            self.statsd_sinks: list[UdpSink] = []
+            self.scheduler_stopped_at: float | None = None
+            stack.callback(self._write_statsd_capture)  # also after a failure: what was sent until then
             for service in wiring.services:
                 if service.pod not in runnable_pods:
                     for p in service.ports:
                         if p.protocol == "UDP":
-                            stack.callback(UdpSink(service.address, p.target_port).start().stop)
+                            sink = UdpSink(service.address, p.target_port, keep=True, clock=clock.elapsed).start()
+                            stack.callback(sink.stop)
+                            self.statsd_sinks.append(sink)
 
         with clock.phase("start PostgreSQL (TLS required) and moto (S3)"):
             master = filler.master_secret()
@@ -249,6 +256,7 @@ class Rehearsal:
             for dag_id in dag_ids:
                 api.wait_dag(dag_id, 120, self.check)
                 api.unpause(dag_id)
+            clock.say(f"  StatsD so far: {sum(s.datagrams for s in self.statsd_sinks)} datagrams")
 
         first: dict[str, float] = {}
         with clock.phase("trigger each DAG once and wait for success"):
@@ -351,16 +359,54 @@ class Rehearsal:
             n = check_remote_logs(api, dag_ids, s3, remote.netloc, remote.path.lstrip("/"))
             self.figures["remote logs"] = f"{n} task logs in s3://{remote.netloc}{remote.path}"
 
-        # Last: the failed try stays in the DAG's history, where wait_runs would count it.
-        with clock.phase("the orders pipeline without its connection's secret"):
-            clock.say("  " + pipeline_secrets.check_missing_connection_fails(
-                api, sm, pipeline["connection"], 90, self.check))
+        # The failed try stays in the DAG's history, where wait_runs would count it: after the
+        # throughput and the logs. It is also the failed task the failure alert counts (ti_failures).
+        with clock.phase("the orders pipeline without its connection's secret (a task fails: ti_failures)"):
+            self.figures["failed task"] = pipeline_secrets.check_missing_connection_fails(
+                api, sm, pipeline["connection"], 90, self.check)
+            clock.say("  " + self.figures["failed task"])
+
+        # Last: nothing is scheduled after it.
+        with clock.phase("stop the scheduler: its heartbeat stops reaching StatsD"):
+            self.figures["scheduler heartbeat"] = self._stop_scheduler(rendered)
 
         self.clock.say("SUMMARY")
         for phase, seconds in clock.durations.items():
             self.clock.say(f"  {seconds:7.1f}s  {phase}")
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
+
+
+    def _stop_scheduler(self, rendered: Rendered) -> str:
+        """A dead scheduler as the alert sees it: heartbeats arrived until the stop, none after.
+        The capture (--statsd-capture) carries the series the alert rules are tested on."""
+        from tools.rehearse_apps.statsd_capture import HEARTBEAT, heartbeats_between
+
+        cfg = rendered.airflow_cfg()
+        interval = float(cfg.get("scheduler", "scheduler_heartbeat_sec", fallback="5"))
+        lines = lambda: [line for sink in self.statsd_sinks for line in sink.lines]  # noqa: E731
+        before = heartbeats_between(lines(), self.clock.elapsed() - 6 * interval, self.clock.elapsed())
+        if not before:
+            raise TrafficError(f"no {HEARTBEAT} reached StatsD in the last {6 * interval:.0f} s before the stop "
+                               "(Airflow sends none without the `statsd` package, which the apache/airflow "
+                               "image carries: is it in the environment?)")
+        scheduler = next(w["metadata"]["name"] for w in rendered.workloads() if w["metadata"]["name"].endswith("-scheduler"))
+        self.components.stop_pods({scheduler})
+        stopped = self.clock.elapsed()
+        time.sleep(3 * interval)
+        after = heartbeats_between(lines(), stopped, self.clock.elapsed())
+        if after:
+            raise TrafficError(f"{after} {HEARTBEAT} lines reached StatsD after the scheduler stopped")
+        self.scheduler_stopped_at = stopped
+        return (f"{before} heartbeats in the {6 * interval:.0f} s before the stop at {stopped:.1f} s, "
+                f"none in the {3 * interval:.0f} s after")
+
+
+    def _write_statsd_capture(self) -> None:
+        if self.args.statsd_capture:
+            lines = [line for sink in self.statsd_sinks for line in sink.lines]
+            self.args.statsd_capture.write_text(json.dumps({"scheduler_stopped_at": self.scheduler_stopped_at,
+                                                            "lines": lines}))
 
 
 def _secrets_key_alias(infra: dict) -> str:
