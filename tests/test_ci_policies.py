@@ -370,6 +370,11 @@ def test_inside_the_boundary_only_this_databases_master_secret_is_readable_and_n
     assert not allows(boundary, "secretsmanager:PutSecretValue", *ours)
     assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "payments"),
                       {rds_tag: t.arn("rds", "db:payments")})
+    # A restored instance (docs/restore.md) has its own master secret; the Job must read it after the switch.
+    assert allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "metadata-restored-latest"),
+                  {rds_tag: t.arn("rds", f"db:{t.prefix}-metadata-restored-latest")})
+    assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "other"),
+                      {rds_tag: t.arn("rds", "db:airflow-prod-metadata")})
 
 
 def test_the_plan_role_writes_nothing(t):

@@ -97,6 +97,9 @@ class AirflowRelease(Construct):
         password_version = {"airflow-platform/db-password-version": "${" + secrets.db_password.version_id + "}"}
         for component in PASSWORD_HOLDERS:
             values.setdefault(component, {}).setdefault("podAnnotations", {}).update(password_version)
+        # PgBouncer reads its config once: a new database address (a switch to a restored instance,
+        # docs/restore.md) restarts it, or it would keep serving the old instance.
+        values["pgbouncer"]["podAnnotations"]["airflow-platform/db-backend"] = "${" + secrets.db_backend + "}"
         release = Release(
             self, "release", name=RELEASE_NAME, namespace=namespace_name,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=chart_version,

@@ -76,7 +76,7 @@ class InfraStack(TerraformStack):
             max_allocated_storage_gib=s.db_max_allocated_storage_gib,
             backup_retention_days=s.db_backup_retention_days, db_name=s.db_name, username=s.db_username,
             multi_az=s.choices.db_multi_az, deletion_protection=s.choices.db_deletion_protection,
-            final_snapshot=s.choices.db_final_snapshot,
+            final_snapshot=s.choices.db_final_snapshot, restore_time=s.db_restore_time,
         )
         task_logs = TaskLogs(
             self, "task_logs", name=s.cluster_name, oidc=cluster.oidc,
@@ -96,7 +96,7 @@ class InfraStack(TerraformStack):
 
         # Plain values only: what the apps stack (and a human) needs.
         self.outputs = InfraOutputs(
-            cluster_name=cluster.cluster_name, db_address=db.address, db_port=db.port, db_name=db.db_name,
+            cluster_name=cluster.cluster_name, db_instance_id=db.instance_id, db_address=db.address, db_port=db.port, db_name=db.db_name,
             db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arn=task_logs.role_arn,
             logs_bucket_name=task_logs.bucket_name, cluster_autoscaler_role_arn=autoscaler_role.arn,
             db_bootstrap_role_arn=secrets.bootstrap_role_arn, generated_secret_arns=secrets.arns,
