@@ -84,23 +84,22 @@ def synth_prod(tmp_path_factory) -> Synthesized:
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
 
 
-# The Airflow version a rehearsed upgrade moves to, and the point in time a rehearsed restore asks for.
-NEXT_AIRFLOW_TAG = "3.3.3"
-
-
 @pytest.fixture(scope="session")
 def synth_restored(tmp_path_factory) -> Synthesized:
     """dev after the restore runbook (docs/restore.md): `db_restore_time` set, so the platform
     uses an instance restored from the one it created. The emulator test applies it over dev."""
-    return synthesize(settings_without_env(db_restore_time="latest"), tmp_path_factory.mktemp("synth-restored"))
+    from tools.emulator.db_restore_rehearsal import RESTORED
+
+    return synthesize(settings_without_env(**RESTORED), tmp_path_factory.mktemp("synth-restored"))
 
 
 @pytest.fixture(scope="session")
 def synth_next_airflow(tmp_path_factory) -> Synthesized:
     """dev with the next Airflow version: the emulator test applies its apps side over dev's,
     where the pre-upgrade snapshot must be taken anew."""
-    return synthesize(settings_without_env(airflow_image_tag=NEXT_AIRFLOW_TAG),
-                      tmp_path_factory.mktemp("synth-next-airflow"))
+    from tools.emulator.db_restore_rehearsal import NEXT_AIRFLOW
+
+    return synthesize(settings_without_env(**NEXT_AIRFLOW), tmp_path_factory.mktemp("synth-next-airflow"))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ starts moto, and runs real Terraform with the real AWS provider on the infra sta
 (adapted by tools/emulator/adapt.py): init, validate, plan, apply, a second plan that
 must find nothing to change; then the apps stack's AWS side (tools/emulator/apps_aws_side.py:
 its aws data sources and ephemeral reads) against the applied infra: plan, apply, re-plan;
-the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; destroy of
+the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; a new Airflow
+version's pre-upgrade snapshot and the restore runbook (tools/emulator/db_restore_rehearsal.py); destroy of
 apps, then of infra, and a check that nothing is left. `--record-actions` writes what every
 phase called into security/ci_actions.yaml (the same phases as tests/test_emulator.py). Each phase is
 printed with its elapsed time as it goes; at the end, the timings (the benchmark) and what
@@ -37,6 +38,7 @@ from airflow_platform.state_location import state_key
 from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, write_record
 from tools.emulator.apps_aws_side import aws_side
 from tools.emulator.cycle import STACK_FILE, CompanionStack, EmulatorCycle, Phases, counts_table
+from tools.emulator.db_restore_rehearsal import RestoreRehearsalFailed, rehearse_snapshot_and_restore, synthesized_variants
 from tools.emulator.moto_server import MotoError
 from tools.emulator.not_emulated import not_emulated_actions
 from tools.terraform_cli import TerraformError
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
         apps.plan(log="plan-after-rotation")
         apps.apply(log="apply-after-rotation")
+        rehearse_snapshot_and_restore(cycle, apps, **synthesized_variants(workdir / "variants"))
         apps.destroy()
         cycle.destroy()
         left = cycle.leftovers()
@@ -137,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted: cleaning up (Ctrl-C again to skip the destroy)")
         status = INTERRUPTED
-    except (TerraformError, MotoError, RehearsalFailed) as err:
+    except (TerraformError, MotoError, RehearsalFailed, RestoreRehearsalFailed) as err:
         say(f"FAILED: {tail(str(err))}")
         if cycle is not None and cycle.moto.log_path.exists():
             say(f"moto's log ends with:\n{cycle.moto.log_tail(10)}")
