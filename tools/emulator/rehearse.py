@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with phases("synthesize"):
             stack_dir = synthesize(workdir / "cdktf.out")
+            variants = synthesized_variants(workdir / "variants")  # a new Airflow version; a restore
         settings = load_settings()
         cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases, record_api_calls=args.record_actions,
                               state_key=state_key(settings, "infra"))
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
         apps.plan(log="plan-after-rotation")
         apps.apply(log="apply-after-rotation")
-        rehearse_snapshot_and_restore(cycle, apps, **synthesized_variants(workdir / "variants"))
+        rehearse_snapshot_and_restore(cycle, apps, **variants)
         apps.destroy()
         cycle.destroy()
         left = cycle.leftovers()
