@@ -124,6 +124,10 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
             return t.arn("eks", f"addon/{p}/aws-ebs-csi-driver/0a1b2c3d"), {}
         return t.arn("eks", f"cluster/{p}"), {}
     if service == "rds":
+        if "DBSnapshot" in op:  # the apps stack's pre-upgrade snapshot (and a restored instance's final one)
+            return t.arn("rds", f"snapshot:{p}-metadata-before-airflow-3-3-2"), {}
+        if "PointInTime" in op:  # the restore runbook: the new instance (docs/restore.md)
+            return t.arn("rds", f"db:{p}-metadata-restored-latest"), {}
         kind = "subgrp" if "SubnetGroup" in op else "pg" if "ParameterGroup" in op else "db"
         return t.arn("rds", f"{kind}:{p}-metadata"), {}
     if service == "logs":
