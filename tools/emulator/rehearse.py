@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
         apps.plan(log="plan-after-rotation")
         apps.apply(log="apply-after-rotation")
-        rehearse_snapshot_and_restore(cycle, apps, **variants)
+        say(rehearse_snapshot_and_restore(cycle, apps, **variants).restore_not_rehearsed or "restore rehearsed")
         apps.destroy()
         cycle.destroy()
         left = cycle.leftovers()
