@@ -128,7 +128,8 @@ def moto_cannot_restore(cycle: EmulatorCycle, source_id: str) -> str:
     waits for it by a `dbi-resource-id` filter, which then finds two instances: the apply fails
     after minutes with "waiting for RDS DB Instance (...) update: couldn't find resource (21
     retries)" (seen here). Probed with a throw-away restore outside Terraform (not recorded)."""
-    rds = cycle.client("rds")
+    rds, kms = cycle.client("rds"), cycle.client("kms")
+    keys_before = {k["KeyId"] for k in kms.list_keys()["Keys"]}
     source = rds.describe_db_instances(DBInstanceIdentifier=source_id)["DBInstances"][0]
     probe = f"{source_id}-probe"
     new = rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier=source_id,
@@ -136,6 +137,8 @@ def moto_cannot_restore(cycle: EmulatorCycle, source_id: str) -> str:
                                                    UseLatestRestorableTime=True)["DBInstance"]
     rds.delete_db_instance(DBInstanceIdentifier=probe, SkipFinalSnapshot=True)
     remove_motos_orphan_master_secrets(cycle)
+    for key in {k["KeyId"] for k in kms.list_keys()["Keys"]} - keys_before:  # moto's key for the probe's secret
+        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
     if new["DbiResourceId"] == source["DbiResourceId"]:
         return (f"moto gives a restored instance its source's DbiResourceId ({new['DbiResourceId']}); the provider "
                 "finds instances by it, so the restore cannot be applied here (see moto_cannot_restore)")
