@@ -117,6 +117,12 @@ class CiTarget:
         return self.arn("rds", f"db:{self.prefix}-metadata")
 
     @property
+    def database_arns(self) -> str:
+        """The created instance and any restored from it (`<prefix>-metadata-restored-...`,
+        docs/restore.md): each has its own RDS-managed master secret, tagged with its own ARN."""
+        return self.database_arn + "*"
+
+    @property
     def platform_tags(self) -> dict[str, str]:
         return {f"aws:ResourceTag/{PROJECT_TAG}": self.name, f"aws:ResourceTag/{ENVIRONMENT_TAG}": self.profile}
 
@@ -222,7 +228,7 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         # Terraform never reads the master password (the role bootstrap Job does, by IRSA): metadata only.
         _allow("DescribeOnlyThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
-               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
+               {"StringLike": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arns}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),
         # --- alerts (docs/observability.md) ---
         _allow("SnsTheAlertTopic", ["sns:*"], t.arn("sns", f"{t.prefix}-*")),
@@ -280,7 +286,7 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
                {"StringEquals": {**t.platform_tags, "kms:ViaService": f"secretsmanager.{t.region}.amazonaws.com"}}),
         _allow("DescribeThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
-               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
+               {"StringLike": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arns}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),
     ])
 
@@ -315,9 +321,10 @@ def boundary_policy(t: CiTarget) -> dict[str, Any]:
                                       "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
                t.platform_secrets),
         # The role-bootstrap Job logs in as the master user: this database's RDS-managed secret
-        # (rds!db-..., named by RDS, tagged with the instance's ARN), read-only. Its key is the
+        # (rds!db-..., named by RDS, tagged with the instance's ARN), read-only; after a restore, the
+        # restored instance's (StringLike: its identifier extends the first one's). Its key is the
         # database's, which carries the platform tags (ThePlatformKeys).
         _allow("ThisDatabasesMasterSecretReadOnly", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
                t.rds_managed_secrets,
-               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
+               {"StringLike": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arns}}),
     ])

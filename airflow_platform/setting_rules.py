@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime, timezone
 from typing import Annotated, Any, Callable
 
 from pydantic import AfterValidator, BeforeValidator
@@ -52,7 +53,7 @@ CUSTOM_RULES = (
     "profile", "availability_zones_unique", "cidr_notation", "cidr_ipv6", "vpc_prefix", "subnet_prefix",
     "flow_log_retention_days", "component_log_retention_days", "eks_version_autoscaler",
     "node_instance_types_architecture", "db_instance_class_memory", "db_username_reserved",
-    "db_username_airflow_role", "state_bucket", "airflow_task_policy_statements_shape",
+    "db_username_airflow_role", "state_bucket", "airflow_task_policy_statements_shape", "db_restore_time_not_past",
     # between settings (the model validator)
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
@@ -155,6 +156,26 @@ def master_user_name(value: str) -> str:
     if value.lower() == AIRFLOW_DB_ROLE:
         raise _refuse("db_username_airflow_role", value, f"the master user must not be named like Airflow's own "
                       f"database role {AIRFLOW_DB_ROLE!r} (the role bootstrap creates it); choose another name")
+    return value
+
+
+# `db_restore_time`: empty (no restore), `latest`, or a UTC time to the second.
+DB_RESTORE_TIME_RE = r"^$|^latest$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+DB_RESTORE_TIME_ALLOWED = ("leave it empty (no restore), or use latest, or a UTC time such as 2026-12-04T22:15:00Z "
+                           "within the backup retention")
+
+
+def a_past_restore_time(value: str) -> str:
+    """A calendar time that has passed: RDS restores only between the instance's earliest and
+    latest restorable times (RestoreDBInstanceToPointInTime, RestoreTime)."""
+    if value in ("", "latest"):
+        return value
+    try:
+        when = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise _refuse("db_restore_time_not_past", value, DB_RESTORE_TIME_ALLOWED + " (not a calendar time)") from None
+    if when > datetime.now(timezone.utc):
+        raise _refuse("db_restore_time_not_past", value, DB_RESTORE_TIME_ALLOWED + " (it is in the future)")
     return value
 
 

@@ -34,7 +34,7 @@ from airflow_platform.airflow_image import DIGEST_RE, IMAGE_REPOSITORY_RE, Airfl
 from airflow_platform.cluster_access import ci_roles_have_entries
 from airflow_platform.profiles import PROFILES, Profile
 from airflow_platform.setting_rules import (
-    ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, EMAIL_RE, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
+    ACM_RE, CUSTOM_RULES, DB_RESTORE_TIME_ALLOWED, DB_RESTORE_TIME_RE, a_past_restore_time, DB_USERNAME_ALLOWED, EMAIL_RE, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
     PRINCIPAL_RE, REGION_RE, RELATIVE_PATH_RE, SEMVER_RE, AnyCidr, Ipv4Cidr, SubnetCidrs, VpcCidr, WholeNumber,
     known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
     one_architecture, not_allowed, policy_statements, known_db_memory,
@@ -133,6 +133,10 @@ class Settings(BaseSettings):
         pattern=PG_IDENT_RE, allowed="use a letter then up to 62 letters, digits or underscores")
     db_username: Annotated[str, AfterValidator(master_user_name)] = setting(
         "master user of the database (its password is RDS-managed)", pattern=PG_IDENT_RE, allowed=DB_USERNAME_ALLOWED)
+    db_restore_time: Annotated[str, AfterValidator(a_past_restore_time)] = setting(
+        "point in time to restore the metadata database to, as a NEW instance the platform then uses "
+        "(docs/restore.md); empty: the instance the platform created",
+        pattern=DB_RESTORE_TIME_RE, allowed=DB_RESTORE_TIME_ALLOWED)
     airflow_namespace: str = setting(
         "Kubernetes namespace of the Airflow release",
         pattern=K8S_NAME_RE, allowed="use a Kubernetes name: lowercase letters, digits, hyphens")

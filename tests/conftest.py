@@ -104,6 +104,28 @@ def synth_previous_eks(synth, tmp_path_factory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def synth_restored(tmp_path_factory) -> Synthesized:
+    """dev after the restore runbook (docs/restore.md): `db_restore_time` set, so the platform
+    uses an instance restored from the one it created. The emulator test applies it over dev."""
+    from tools.emulator.db_restore_rehearsal import RESTORED
+
+    from airflow_platform.versions import previous_eks_version
+
+    # at the cycle's Kubernetes version (synth_previous_eks): the restore is the only change
+    settings = settings_without_env(**RESTORED, eks_version=previous_eks_version(settings_without_env().eks_version))
+    return synthesize(settings, tmp_path_factory.mktemp("synth-restored"))
+
+
+@pytest.fixture(scope="session")
+def synth_next_airflow(tmp_path_factory) -> Synthesized:
+    """dev with the next Airflow version: the emulator test applies its apps side over dev's,
+    where the pre-upgrade snapshot must be taken anew."""
+    from tools.emulator.db_restore_rehearsal import NEXT_AIRFLOW
+
+    return synthesize(settings_without_env(**NEXT_AIRFLOW), tmp_path_factory.mktemp("synth-next-airflow"))
+
+
+@pytest.fixture(scope="session")
 def bootstrap_into_shared_bucket(synth, tmp_path_factory) -> dict[str, tuple[Settings, Any]]:
     """dev's and prod's settings and bootstrap stacks, each stack alone in an App, both with `state_bucket_exists`
     in one bucket (docs/ci-cd.md, "Sharing one bucket"). The bootstrap stack only: building

@@ -131,6 +131,10 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
             return t.arn("eks", f"addon/{p}/aws-ebs-csi-driver/0a1b2c3d"), {}
         return t.arn("eks", f"cluster/{p}"), {}
     if service == "rds":
+        if "DBSnapshot" in op:  # the apps stack's pre-upgrade snapshot (and a restored instance's final one)
+            return t.arn("rds", f"snapshot:{p}-metadata-before-airflow-3-3-2"), {}
+        if "PointInTime" in op:  # the restore runbook: the new instance (docs/restore.md)
+            return t.arn("rds", f"db:{p}-metadata-restored-latest"), {}
         kind = "subgrp" if "SubnetGroup" in op else "pg" if "ParameterGroup" in op else "db"
         return t.arn("rds", f"{kind}:{p}-metadata"), {}
     if service == "logs":
@@ -411,6 +415,11 @@ def test_inside_the_boundary_only_this_databases_master_secret_is_readable_and_n
     assert not allows(boundary, "secretsmanager:PutSecretValue", *ours)
     assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "payments"),
                       {rds_tag: t.arn("rds", "db:payments")})
+    # A restored instance (docs/restore.md) has its own master secret; the Job must read it after the switch.
+    assert allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "metadata-restored-latest"),
+                  {rds_tag: t.arn("rds", f"db:{t.prefix}-metadata-restored-latest")})
+    assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "other"),
+                      {rds_tag: t.arn("rds", "db:airflow-prod-metadata")})
 
 
 def test_the_plan_role_writes_nothing(t):

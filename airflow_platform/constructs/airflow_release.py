@@ -113,6 +113,9 @@ class AirflowRelease(Construct):
             # A new client secret version restarts the API server (it reads the secret at start).
             values["apiServer"]["podAnnotations"]["airflow-platform/oidc-client-secret-version"] = (
                 "${" + client_secret.version_id + "}")
+        # PgBouncer reads its config once: a new database address (a switch to a restored instance,
+        # docs/restore.md) restarts it, or it would keep serving the old instance.
+        values["pgbouncer"]["podAnnotations"]["airflow-platform/db-backend"] = "${" + secrets.db_backend + "}"
         release = Release(
             self, "release", name=RELEASE_NAME, namespace=namespace_name,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=chart_version,

@@ -21,6 +21,7 @@ from airflow_platform.constructs.collector_access import CollectorAccess
 from airflow_platform.constructs.keda import Keda
 from airflow_platform.constructs.plan_reader import PlanReader
 from airflow_platform.oidc_sign_in import OidcSignIn, client_secret_id
+from airflow_platform.constructs.pre_upgrade_snapshot import PreUpgradeSnapshot
 from airflow_platform.setting_rules import cidrs
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
@@ -60,7 +61,10 @@ class AppsStack(TerraformStack):
         # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
         autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", region=s.region, kubernetes_version=s.eks_version,
                                        cluster_name=infra.cluster_name, role_arn=infra.cluster_autoscaler_role_arn)
-        before_airflow = [storage.storage_class, autoscaler.release]
+        # The database as it was before the chart's migrate job runs a new Airflow version on it.
+        snapshot = PreUpgradeSnapshot(self, "pre_upgrade_snapshot", db_instance_id=infra.db_instance_id,
+                                      image_tag=s.airflow_image_tag)
+        before_airflow = [storage.storage_class, autoscaler.release, snapshot.snapshot]
         if s.celery_worker_autoscaling:
             # Workers follow the queue: the ScaledObject CRD must exist before the Airflow chart creates one.
             before_airflow.append(Keda(self, "keda").release)

@@ -83,7 +83,7 @@ class InfraStack(TerraformStack):
             max_allocated_storage_gib=s.db_max_allocated_storage_gib,
             backup_retention_days=s.db_backup_retention_days, db_name=s.db_name, username=s.db_username,
             multi_az=s.choices.db_multi_az, deletion_protection=s.choices.db_deletion_protection,
-            final_snapshot=s.choices.db_final_snapshot,
+            final_snapshot=s.choices.db_final_snapshot, restore_time=s.db_restore_time,
         )
         task_logs = TaskLogs(self, "task_logs", name=s.cluster_name, force_destroy=s.choices.task_logs_destroyable)
         # Every pod's logs to encrypted CloudWatch log groups (Fluent Bit, the CloudWatch agent). Its
@@ -119,7 +119,7 @@ class InfraStack(TerraformStack):
         )
         CloudWatchAlarms(
             self, "alarms", prefix=s.prefix, topic_arn=alerts.arn,
-            specs=database_alarms(db.identifier, s.db_instance_class, s.db_allocated_storage_gib)
+            specs=database_alarms(db.instance_id, s.db_instance_class, s.db_allocated_storage_gib)
             + cluster_alarms(s.cluster_name, s.airflow_namespace),
         )
         # Earlier addresses of resources whose constructs moved: no replacement on upgrade.
@@ -127,7 +127,7 @@ class InfraStack(TerraformStack):
 
         # Plain values only: what the apps stack (and a human) needs.
         self.outputs = InfraOutputs(
-            cluster_name=cluster.cluster_name, db_address=db.address, db_port=db.port, db_name=db.db_name,
+            cluster_name=cluster.cluster_name, db_instance_id=db.instance_id, db_address=db.address, db_port=db.port, db_name=db.db_name,
             db_username=db.username, db_secret_arn=db.secret_arn, airflow_role_arns=airflow_roles.role_arns,
             logs_bucket_name=task_logs.bucket_name, cluster_autoscaler_role_arn=autoscaler_role.arn,
             db_bootstrap_role_arn=secrets.bootstrap_role_arn, generated_secret_arns=secrets.arns,

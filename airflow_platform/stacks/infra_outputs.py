@@ -15,6 +15,7 @@ class InfraOutputs:
     generated secrets' ARNs as `<name>_secret_arn`, the roles as `airflow_<component>_role_arn`), for the apps stack and for people."""
 
     cluster_name: str
+    db_instance_id: str  # the instance the platform uses: the apps stack snapshots it before an upgrade
     db_address: str
     db_port: str
     db_name: str

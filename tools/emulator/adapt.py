@@ -224,11 +224,19 @@ def launch_template_own_tags_not_template_data(stack: dict) -> bool:
 def db_instance_without_performance_insights(stack: dict) -> bool:
     """GAP: moto's RDS does not model Performance Insights: DescribeDBInstances reports it
     disabled with no KMS key, so `performance_insights_enabled` (false -> true) and
-    `performance_insights_kms_key_id` diff on every plan."""
+    `performance_insights_kms_key_id` diff on every plan. And an instance created with it
+    cannot be restored: moto's restore_db_instance_to_point_in_time copies the source's
+    attributes by name, `performance_insights_enabled` is not the constructor's
+    `enable_performance_insights`, and the copied KMS key then fails its own check
+    ("To enable Performance Insights, EnablePerformanceInsights must be set to 'true'",
+    moto/rds/models.py). So the arguments are not sent, and changes to them ignored."""
     instances = _resources(stack, "aws_db_instance")
     found = False
     for instance in instances.values():
         if instance.get("performance_insights_enabled"):
+            for attribute in ("performance_insights_enabled", "performance_insights_kms_key_id",
+                              "performance_insights_retention_period"):
+                instance.pop(attribute, None)
             _ignore_changes(instance, "performance_insights_enabled", "performance_insights_kms_key_id",
                             "performance_insights_retention_period")
             found = True
@@ -254,7 +262,8 @@ GAPS: tuple[Adaptation, ...] = (
         "aws_launch_template gets a new version, and the node group an update, on every plan",
         launch_template_own_tags_not_template_data),
     Adaptation("RDS: no Performance Insights",
-        "aws_db_instance performance_insights_enabled/kms_key_id diff on every plan",
+        "aws_db_instance performance_insights_enabled/kms_key_id diff on every plan; such an instance cannot be"
+        " restored",
         db_instance_without_performance_insights),
 )
 

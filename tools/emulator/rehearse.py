@@ -10,7 +10,8 @@ upgrade plan at the current `eks_version` (tools/emulator/eks_upgrade.py: in-pla
 the cluster, then the node group, nothing else; not applied, moto cannot); then the apps
 stack's AWS side (tools/emulator/apps_aws_side.py:
 its aws data sources and ephemeral reads) against the applied infra: plan, apply, re-plan;
-the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; destroy of
+the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; a new Airflow
+version's pre-upgrade snapshot and the restore runbook (tools/emulator/db_restore_rehearsal.py); destroy of
 apps, then of infra, and a check that nothing is left. `--record-actions` writes what every
 phase called into security/ci_actions.yaml (the same phases as tests/test_emulator.py). Each phase is
 printed with its elapsed time as it goes; at the end, the timings (the benchmark) and what
@@ -42,6 +43,7 @@ from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, write_record
 from tools.emulator.apps_aws_side import aws_side
 from tools.emulator.cycle import STACK_FILE, CompanionStack, EmulatorCycle, Phases, counts_table
 from tools.emulator.eks_upgrade import EksUpgradeNotInPlace, check_eks_upgrade
+from tools.emulator.db_restore_rehearsal import RestoreRehearsalFailed, rehearse_snapshot_and_restore, synthesized_variants
 from tools.emulator.moto_server import MotoError
 from tools.emulator.not_emulated import not_emulated_actions
 from tools.terraform_cli import TerraformError
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             target_dir = synthesize(workdir / "cdktf.out")
             # Applied one minor back, so that the current version's plan is an EKS upgrade.
             stack_dir = synthesize(workdir / "cdktf.out-upgrade-from", eks_version=upgrade_from)
+            # A new Airflow version; a restore: each at the applied minor, so it is the only change.
+            variants = synthesized_variants(workdir / "variants", eks_version=upgrade_from)
         cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases, record_api_calls=args.record_actions,
                               state_key=state_key(settings, "infra"))
         cycle.start()
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
         apps.plan(log="plan-after-rotation")
         apps.apply(log="apply-after-rotation")
+        say(rehearse_snapshot_and_restore(cycle, apps, **variants).restore_not_rehearsed or "restore rehearsed")
         apps.destroy()
         cycle.destroy()
         left = cycle.leftovers()
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted: cleaning up (Ctrl-C again to skip the destroy)")
         status = INTERRUPTED
-    except (TerraformError, MotoError, RehearsalFailed, EksUpgradeNotInPlace) as err:
+    except (TerraformError, MotoError, RehearsalFailed, EksUpgradeNotInPlace, RestoreRehearsalFailed) as err:
         say(f"FAILED: {tail(str(err))}")
         if cycle is not None and cycle.moto.log_path.exists():
             say(f"moto's log ends with:\n{cycle.moto.log_tail(10)}")
