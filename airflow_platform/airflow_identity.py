@@ -6,18 +6,13 @@ annotates them with that role. Keeping them here keeps the two sides in step.
 
 RELEASE_NAME = "airflow"
 
-# The chart names each component's service account `<release>-<component>`. These are
-# the components that write or read task logs in S3.
-LOG_COMPONENTS = ("worker", "scheduler", "triggerer", "dag-processor", "api-server")
+# The chart names each component's service account `<release>-<component>`. Each of these gets
+# its own, named service account; the infra stack's AirflowRoles decides which carries a role.
+AIRFLOW_COMPONENTS = ("worker", "scheduler", "triggerer", "dag-processor", "api-server")
 
 
 def service_account_name(component: str) -> str:
     return f"{RELEASE_NAME}-{component}"
-
-
-def log_service_accounts(namespace: str) -> list[str]:
-    """`namespace:name` of every service account that needs the task-logs role."""
-    return [f"{namespace}:{service_account_name(c)}" for c in LOG_COMPONENTS]
 
 # The Job that creates and maintains Airflow's own PostgreSQL role, and the role's name.
 DB_BOOTSTRAP_SERVICE_ACCOUNT = f"{RELEASE_NAME}-db-role-bootstrap"

@@ -214,12 +214,21 @@ NODE_DAEMONS = (
     Pod("aws-node", Requests(50, 0), daemonset=True),
     Pod("kube-proxy", Requests(100, 0), daemonset=True),
     Pod("ebs-csi-node", Requests(30, 120), daemonset=True),
+    # The amazon-cloudwatch-observability add-on (component logs, Container Insights): its chart's
+    # values at the pinned version (aws-observability/helm-charts, amazon-cloudwatch-observability
+    # 6.2.0, values.yaml): Fluent Bit 50m / 25Mi (containerLogs.fluentBit.resources) and the
+    # CloudWatch agent 250m / 128Mi (agent.resources). Its DCGM and Neuron DaemonSets select GPU and
+    # Inferentia instance types only; its cluster scraper runs only with otelContainerInsights.
+    Pod("fluent-bit", Requests(50, 25), daemonset=True),
+    Pod("cloudwatch-agent", Requests(250, 128), daemonset=True),
 )
 # Cluster add-ons that run as Deployments: CoreDNS (2 x 100m / 70Mi) and the EBS CSI
 # controller (2 x six containers at 10m / 40Mi).
 CLUSTER_ADDONS = (
     Pod("coredns", Requests(100, 70), replicas=2, surges=True),
     Pod("ebs-csi-controller", Requests(60, 240), replicas=2, surges=True),
+    # The add-on's operator (manager.resources: 100m / 64Mi), one replica (replicaCount).
+    Pod("amazon-cloudwatch-observability-controller-manager", Requests(100, 64), surges=True),
 )
 # The Cluster Autoscaler's and KEDA's requests are their constructs' (the values they pass).
 

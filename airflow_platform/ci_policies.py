@@ -31,12 +31,22 @@ MANAGED_POLICIES = (
     "service-role/AmazonEBSCSIDriverPolicy",
     "service-role/AmazonRDSEnhancedMonitoringRole",
 )
+# What CI's image job calls besides Terraform (.github/workflows/deploy-environment.yml): `docker
+# login` (GetAuthorizationToken, on "*" only: ECR User Guide, "Private registry authentication"),
+# the push (ECR User Guide, "Required IAM permissions for pushing an image"), and the look-ups of
+# the repository and of an image by its content tag. Not Terraform's: the emulator records
+# Terraform's calls only (security/ci_actions.yaml), so this list is declared, and
+# tests/test_ci_policies.py checks the deploy role may make each, on the platform's repository only.
+IMAGE_PUSH_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:DescribeRepositories", "ecr:DescribeImages",
+                      "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
+                      "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage")
 # Who receives the platform's roles: EKS (cluster, node group, add-on), RDS (enhanced
 # monitoring), VPC flow logs.
 PASSED_TO_SERVICES = ("eks.amazonaws.com", "rds.amazonaws.com", "monitoring.rds.amazonaws.com",
                       "vpc-flow-logs.amazonaws.com")
 SERVICE_LINKED_ROLES = ("eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "rds.amazonaws.com",
-                        "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com")
+                        "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com",
+                        "scraper.aps.amazonaws.com")  # the AMP collector's role (AMP User Guide, "Using roles for scraping metrics from EKS")
 # EC2 has no useful resource names for a VPC build: verbs, never RunInstances (nodes are
 # launched by the EKS service-linked role, not by Terraform).
 EC2_VERBS = ("Describe", "Get", "Create", "Delete", "Modify", "Associate", "Disassociate", "Attach", "Detach",
@@ -98,8 +108,19 @@ class CiTarget:
         return self.arn("secretsmanager", "secret:rds!db-*")
 
     @property
+    def image_repositories(self) -> str:
+        # The team's image repository is named `<prefix>/airflow` (airflow_image.team_repository_name).
+        return self.arn("ecr", f"repository/{self.prefix}/*")
+
+    @property
     def database_arn(self) -> str:
         return self.arn("rds", f"db:{self.prefix}-metadata")
+
+    @property
+    def database_arns(self) -> str:
+        """The created instance and any restored from it (`<prefix>-metadata-restored-...`,
+        docs/restore.md): each has its own RDS-managed master secret, tagged with its own ARN."""
+        return self.database_arn + "*"
 
     @property
     def platform_tags(self) -> dict[str, str]:
@@ -108,6 +129,7 @@ class CiTarget:
     @property
     def log_groups(self) -> list[str]:
         return [self.arn("logs", f"log-group:/aws/eks/{self.prefix}/*"),
+                self.arn("logs", f"log-group:/aws/containerinsights/{self.prefix}/*"),
                 self.arn("logs", f"log-group:/vpc-flow-logs/{self.prefix}-*")]
 
 
@@ -188,6 +210,9 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         _allow("KmsThePlatformAliases", ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
                t.arn("kms", f"alias/{t.prefix}-*")),
         _allow("S3ThePlatformBuckets", ["s3:*"], t.platform_buckets),
+        # The image repository (Terraform) and the image job's push (IMAGE_PUSH_ACTIONS).
+        _allow("EcrThePlatformRepositories", ["ecr:*"], t.image_repositories),
+        _allow("EcrRegistryLogin", ["ecr:GetAuthorizationToken"], "*"),
         # ListSecretVersionIds: the apps stack's data.aws_secretsmanager_secret_versions (plan, apply,
         # destroy). UpdateSecretVersionStage: destroying a Terraform-owned version that a rotation
         # left AWSPREVIOUS removes that label (security/ci_actions.yaml records both).
@@ -203,8 +228,16 @@ def deploy_policy(t: CiTarget) -> dict[str, Any]:
         # Terraform never reads the master password (the role bootstrap Job does, by IRSA): metadata only.
         _allow("DescribeOnlyThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
-               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
+               {"StringLike": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arns}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),
+        # --- alerts (docs/observability.md) ---
+        _allow("SnsTheAlertTopic", ["sns:*"], t.arn("sns", f"{t.prefix}-*")),
+        _allow("CloudWatchReadAlarms", ["cloudwatch:DescribeAlarms"], "*"),
+        _allow("CloudWatchThePlatformAlarms", ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms",
+                                               "cloudwatch:ListTagsForResource", "cloudwatch:TagResource",
+                                               "cloudwatch:UntagResource"], t.arn("cloudwatch", f"alarm:{t.prefix}-*")),
+        # AMP names its workspaces and scrapers by generated IDs: the account's AMP resources in the region.
+        _allow("ManagedPrometheus", ["aps:*"], t.arn("aps", "*")),
     ])
 
 
@@ -222,7 +255,10 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
         _allow("Identity", ["sts:GetCallerIdentity"], "*"),
         _allow("ReadTheServices", ["ec2:Describe*", "ec2:Get*", "eks:Describe*", "eks:List*", "rds:Describe*",
                                    "rds:ListTagsForResource", "logs:Describe*", "logs:ListTagsForResource",
-                                   "logs:ListTagsLogGroup", "kms:ListAliases"], "*"),
+                                   "logs:ListTagsLogGroup", "kms:ListAliases", "cloudwatch:DescribeAlarms",
+                                   "cloudwatch:ListTagsForResource", "sns:GetTopicAttributes",
+                                   "sns:GetSubscriptionAttributes", "sns:ListTagsForResource",
+                                   "sns:ListSubscriptionsByTopic", "aps:Describe*", "aps:List*"], "*"),
         _allow("ReadThePlatformRoles", ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies",
                                         "iam:ListAttachedRolePolicies", "iam:ListRoleTags",
                                         "iam:ListInstanceProfilesForRole"], t.platform_roles),
@@ -232,6 +268,10 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
         _allow("ReadThePlatformKeys", ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
                                        "kms:ListResourceTags"], t.arn("kms", "key/*"),
                {"StringEquals": t.platform_tags}),
+        # The image repository's settings, never an image.
+        _allow("ReadThePlatformRepositorySettings", ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy",
+                                                     "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"],
+               t.image_repositories),
         # Bucket settings only: none of these reads an object (task logs stay unread).
         _allow("ReadThePlatformBucketSettings", [
             "s3:ListBucket", "s3:GetBucket*", "s3:GetEncryptionConfiguration", "s3:GetLifecycleConfiguration",
@@ -246,7 +286,7 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
                {"StringEquals": {**t.platform_tags, "kms:ViaService": f"secretsmanager.{t.region}.amazonaws.com"}}),
         _allow("DescribeThisDatabasesMasterSecret", ["secretsmanager:DescribeSecret"],
                t.rds_managed_secrets,
-               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
+               {"StringLike": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arns}}),
         _allow("RandomPasswords", ["secretsmanager:GetRandomPassword"], "*"),
     ])
 
@@ -281,9 +321,10 @@ def boundary_policy(t: CiTarget) -> dict[str, Any]:
                                       "secretsmanager:PutSecretValue", "secretsmanager:CreateSecret"],
                t.platform_secrets),
         # The role-bootstrap Job logs in as the master user: this database's RDS-managed secret
-        # (rds!db-..., named by RDS, tagged with the instance's ARN), read-only. Its key is the
+        # (rds!db-..., named by RDS, tagged with the instance's ARN), read-only; after a restore, the
+        # restored instance's (StringLike: its identifier extends the first one's). Its key is the
         # database's, which carries the platform tags (ThePlatformKeys).
         _allow("ThisDatabasesMasterSecretReadOnly", ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
                t.rds_managed_secrets,
-               {"StringEquals": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arn}}),
+               {"StringLike": {"secretsmanager:ResourceTag/aws:rds:primaryDBInstanceArn": t.database_arns}}),
     ])

@@ -42,6 +42,7 @@ class Profile:
     celery_worker_autoscaling: bool = setting_default()
     celery_worker_min_replicas: int = setting_default()
     celery_worker_max_replicas: int = setting_default()
+    component_log_retention_days: int = setting_default()
 
 
 PROFILES: dict[str, Profile] = {
@@ -49,8 +50,9 @@ PROFILES: dict[str, Profile] = {
         nat_gateway_per_az=False, db_multi_az=False, db_deletion_protection=False, db_final_snapshot=False,
         task_logs_destroyable=True, secret_recovery_days=0,
         scheduler_replicas=1, api_server_replicas=1, pgbouncer_replicas=1, pod_disruption_budgets=False,
-        node_instance_types=("m6i.large",), node_min_size=2, node_desired_size=2, node_max_size=3,
+        node_instance_types=("m6i.large",), node_min_size=3, node_desired_size=3, node_max_size=4,
         celery_worker_autoscaling=False, celery_worker_min_replicas=1, celery_worker_max_replicas=2,
+        component_log_retention_days=30,
     ),
     "prod": Profile(
         nat_gateway_per_az=True, db_multi_az=True, db_deletion_protection=True, db_final_snapshot=True,
@@ -58,6 +60,7 @@ PROFILES: dict[str, Profile] = {
         scheduler_replicas=2, api_server_replicas=2, pgbouncer_replicas=2, pod_disruption_budgets=True,
         node_instance_types=("m6i.xlarge",), node_min_size=2, node_desired_size=2, node_max_size=4,
         celery_worker_autoscaling=True, celery_worker_min_replicas=2, celery_worker_max_replicas=10,
+        component_log_retention_days=365,
     ),
 }
 

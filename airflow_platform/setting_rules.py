@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import datetime, timezone
 from typing import Annotated, Any, Callable
 
 from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from airflow_platform.airflow_identity import AIRFLOW_DB_ROLE
+from airflow_platform.boundary_fit import outside, shape_problem
+from airflow_platform.airflow_image import OFFICIAL_REPOSITORY, team_repository_name
 from airflow_platform.cluster_access import ci_role_names, ci_roles_have_entries
 from airflow_platform.instance_architecture import is_graviton
 from airflow_platform.profiles import PROFILES
+from airflow_platform.ui_access_rules import UI_BETWEEN_RULES, UI_RULE_IDS
 from airflow_platform.versions import CLUSTER_AUTOSCALER_TAGS, cluster_autoscaler_tag
 
 # --- the rules on one value ---------------------------------------------------------------
@@ -35,6 +39,8 @@ BUCKET_RESERVED_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$|^(xn--|sthree-|amzn-s3-de
 GITHUB_REPOSITORY_RE = r"^(?=[^/]{1,39}/)[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$"
 PRINCIPAL_RE = r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$"
 ACM_RE = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$"
+# An address SNS can mail: local@domain.tld, no spaces, no display name.
+EMAIL_RE = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 GIT_URL_RE = r"^(https://[^\s@]+|ssh://[^\s]+|git@[\w.-]+:[^\s]+)$"
 RELATIVE_PATH_RE = r"^(?!(.*/)?\.\.(/|$))[\w.-]+(/[\w.-]+)*$"  # no `..` segment
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -46,13 +52,17 @@ DB_USERNAME_ALLOWED = (f"use a letter then letters, digits or underscores, not o
 # Rules written as code (the rest are field constraints, named after their setting): their ids.
 CUSTOM_RULES = (
     "profile", "availability_zones_unique", "cidr_notation", "cidr_ipv6", "vpc_prefix", "subnet_prefix",
-    "flow_log_retention_days", "eks_version_autoscaler", "node_instance_types_architecture",
-    "db_username_reserved", "db_username_airflow_role", "state_bucket",
+    "flow_log_retention_days", "component_log_retention_days", "eks_version_autoscaler",
+    "node_instance_types_architecture", "db_instance_class_memory", "db_username_reserved",
+    "db_username_airflow_role", "state_bucket", "airflow_task_policy_statements_shape", "db_restore_time_not_past",
     # between settings (the model validator)
     "availability_zones_region", "subnet_count", "subnet_outside_vpc", "subnet_overlap", "vpc_overlap",
     "node_desired_below_min", "node_desired_above_max", "node_max_below_min", "celery_worker_max_below_min",
     "db_max_storage_below_allocated", "git_sync_ssh_secret_missing", "git_sync_ssh_secret_with_https",
     "git_sync_credentials_secret_with_ssh", "cluster_admin_is_ci_role", "state_bucket_exists_without_bucket",
+    "airflow_task_policy_statements_boundary",
+    *UI_RULE_IDS,
+    "airflow_image_digest_missing", "airflow_image_repository_not_the_platforms",
 )
 
 
@@ -106,17 +116,31 @@ def each_once(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
-def cloudwatch_retention(value: int) -> int:
-    if value not in CLOUDWATCH_RETENTION_DAYS:
-        raise _refuse("flow_log_retention_days", value,
-                      f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
-    return value
+def cloudwatch_retention(rule: str) -> AfterValidator:
+    """A retention CloudWatch Logs accepts (PutRetentionPolicy's `retentionInDays` values), for the setting `rule`."""
+    def check(value: int) -> int:
+        if value not in CLOUDWATCH_RETENTION_DAYS:
+            raise _refuse(rule, value, f"use a CloudWatch retention: {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+        return value
+    return AfterValidator(check)
 
 
 def known_to_the_autoscaler(value: str) -> str:
     if cluster_autoscaler_tag(value) is None:
         raise _refuse("eks_version_autoscaler", value, "use a version with a known Cluster Autoscaler release: "
                       + ", ".join(CLUSTER_AUTOSCALER_TAGS))
+    return value
+
+
+def known_db_memory(value: str) -> str:
+    """The connections alarm derives max_connections from the class's memory (rds_max_connections)."""
+    from airflow_platform.rds_max_connections import class_memory_gib
+
+    try:
+        class_memory_gib(value)
+    except ValueError:
+        raise _refuse("db_instance_class_memory", value, "use a db.t*, db.m* or db.r* class such as db.t4g.medium "
+                      "or db.m7g.large (the connections alarm derives max_connections from its memory)") from None
     return value
 
 
@@ -133,6 +157,26 @@ def master_user_name(value: str) -> str:
     if value.lower() == AIRFLOW_DB_ROLE:
         raise _refuse("db_username_airflow_role", value, f"the master user must not be named like Airflow's own "
                       f"database role {AIRFLOW_DB_ROLE!r} (the role bootstrap creates it); choose another name")
+    return value
+
+
+# `db_restore_time`: empty (no restore), `latest`, or a UTC time to the second.
+DB_RESTORE_TIME_RE = r"^$|^latest$|^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+DB_RESTORE_TIME_ALLOWED = ("leave it empty (no restore), or use latest, or a UTC time such as 2026-12-04T22:15:00Z "
+                           "within the backup retention")
+
+
+def a_past_restore_time(value: str) -> str:
+    """A calendar time that has passed: RDS restores only between the instance's earliest and
+    latest restorable times (RestoreDBInstanceToPointInTime, RestoreTime)."""
+    if value in ("", "latest"):
+        return value
+    try:
+        when = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise _refuse("db_restore_time_not_past", value, DB_RESTORE_TIME_ALLOWED + " (not a calendar time)") from None
+    if when > datetime.now(timezone.utc):
+        raise _refuse("db_restore_time_not_past", value, DB_RESTORE_TIME_ALLOWED + " (it is in the future)")
     return value
 
 
@@ -269,12 +313,64 @@ def _existing_bucket_is_named(s: Any, bad: Bad) -> None:
             "or leave state_bucket_exists false so that this bootstrap creates one")
 
 
+def policy_statements(value: tuple[dict, ...]) -> tuple[dict, ...]:
+    for n, statement in enumerate(value, start=1):
+        problem = shape_problem(statement)
+        if problem:
+            raise _refuse("airflow_task_policy_statements_shape", statement,
+                          f"statement {n} {problem} (an IAM policy statement, docs/pipelines.md)")
+    return value
+
+
+def _task_statements_inside_the_boundary(s: Any, bad: Bad) -> None:
+    # The boundary of this platform (ci_policies.boundary_policy), its account unknown yet: `*`.
+    from airflow_platform.ci_policies import CiTarget, boundary_policy
+
+    prefix = f"{s.name}-{s.profile}"  # Settings.prefix: `s` may be a plain namespace here
+    partition = "aws-cn" if s.region.startswith("cn-") else "aws-us-gov" if s.region.startswith("us-gov-") else "aws"
+    boundary = boundary_policy(CiTarget(
+        partition=partition, account_id="*", region=s.region, name=s.name, profile=s.profile, prefix=prefix,
+        state_bucket="", state_key_prefix="", plan_role_name="", deploy_role_name="",
+        boundary_name=f"{prefix}-permissions-boundary"))
+    for n, statement in enumerate(s.airflow_task_policy_statements, start=1):
+        cut = outside(statement, boundary)
+        if cut:
+            pairs = ", ".join(f"{action} on {resource}" for action, resource in cut[:3])
+            bad("airflow_task_policy_statements_boundary", "airflow_task_policy_statements", statement,
+                f"statement {n} grants {pairs}, which the permissions boundary {prefix}-permissions-boundary "
+                f"does not allow (IAM would deny it at run time); allowed: S3 on buckets {prefix}-*, secrets "
+                f"{prefix}/airflow/*, KMS keys tagged Project={s.name} and Environment={s.profile} (repeat "
+                "that Condition), logs, EC2 and ECR reads: airflow_platform/ci_policies.py boundary_policy")
+
+
+def _team_image_by_digest(s: Any, bad: Bad) -> None:
+    # The team's repository has immutable tags of CI's making, never `airflow_image_tag` itself:
+    # an image there is named by its digest.
+    if s.airflow_image_repository != OFFICIAL_REPOSITORY and not s.airflow_image_digest:
+        bad("airflow_image_digest_missing", "airflow_image_digest", s.airflow_image_digest,
+            f"give the digest (sha256:...) CI pushed to {s.airflow_image_repository}, "
+            f"or set airflow_image_repository to {OFFICIAL_REPOSITORY}")
+
+
+def _team_image_in_the_platforms_repository(s: Any, bad: Bad) -> None:
+    # The infra stack's repository, in this region: the one CI pushes to and the nodes pull from.
+    if s.airflow_image_repository == OFFICIAL_REPOSITORY:
+        return
+    host, _, name = s.airflow_image_repository.partition("/")
+    expected = team_repository_name(f"{s.name}-{s.profile}")
+    if name != expected or f".dkr.ecr.{s.region}." not in host:
+        bad("airflow_image_repository_not_the_platforms", "airflow_image_repository", s.airflow_image_repository,
+            f"use the infra stack's repository <account>.dkr.ecr.{s.region}.amazonaws.com/{expected} "
+            f"(output airflow_image_repository_url), or {OFFICIAL_REPOSITORY}")
+
+
 BETWEEN_RULES: tuple[Callable[[Any, Bad], None], ...] = (
     _zones_of_the_region,
     _subnets_of("eks_vpc_cidr", ("eks_public_subnet_cidrs", "eks_private_subnet_cidrs")),
     _subnets_of("rds_vpc_cidr", ("rds_subnet_cidrs",)),
     _vpcs_disjoint, _node_desired_from_min, _node_desired_to_max, _node_max_from_min, _worker_bounds, _db_storage, _git_sync_secrets,
-    _admins_are_not_ci_roles, _existing_bucket_is_named,
+    _admins_are_not_ci_roles, _existing_bucket_is_named, _task_statements_inside_the_boundary, *UI_BETWEEN_RULES,
+    _team_image_by_digest, _team_image_in_the_platforms_repository,
 )
 
 

@@ -29,11 +29,22 @@ class MergedInput:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "cdktf.json", the variable, "profile"
     problems: list[tuple[str, str]] = field(default_factory=list)  # (rule, problem)
+    texts: dict[str, str] = field(default_factory=dict)  # setting -> its variable's text, as written
 
 
-def environment_value(raw: str, is_list: bool) -> Any:
-    """A variable's text as the setting takes it: lists comma-separated; the rest as text,
-    which validation reads as a number or a boolean where the setting is one."""
+# Lists of JSON objects: their environment variable holds a JSON list (commas are inside them).
+JSON_SETTINGS = ("airflow_task_policy_statements",)
+
+
+def environment_value(name: str, raw: str, is_list: bool) -> Any:
+    """A variable's text as the setting takes it: lists comma-separated (a JSON list for
+    JSON_SETTINGS); the rest as text, which validation reads as a number or a boolean where the
+    setting is one."""
+    if name in JSON_SETTINGS:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # not JSON: validation refuses it as not a list
     return tuple(item.strip() for item in raw.split(",") if item.strip()) if is_list else raw
 
 
@@ -52,7 +63,8 @@ def merge(context: Mapping[str, Any], environ: Mapping[str, str], settings: Mapp
             continue
         name = variable[len(ENV_PREFIX):].lower()
         if name in settings:
-            merged.values[name], merged.sources[name] = environment_value(raw, settings[name]), variable
+            merged.values[name], merged.sources[name] = environment_value(name, raw, settings[name]), variable
+            merged.texts[name] = raw
         else:
             merged.problems.append(("unknown_env", f"{variable}: unknown setting (environment variable)"))
     # The profile the layers above chose sizes the rest; an unknown one is named by validation.

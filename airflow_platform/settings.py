@@ -24,12 +24,16 @@ from typing import Annotated, Any, Mapping, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from airflow_platform.airflow_image import DIGEST_RE, IMAGE_REPOSITORY_RE, AirflowImage
 from airflow_platform.profiles import PROFILES, Profile
 from airflow_platform.setting_rules import (
-    ACM_RE, CUSTOM_RULES, DB_USERNAME_ALLOWED, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
+    ACM_RE, CUSTOM_RULES, DB_RESTORE_TIME_ALLOWED, DB_RESTORE_TIME_RE, a_past_restore_time, DB_USERNAME_ALLOWED, EMAIL_RE, GIT_URL_RE, GITHUB_REPOSITORY_RE, K8S_NAME_RE, NAME_RE, PG_IDENT_RE,
     PRINCIPAL_RE, REGION_RE, RELATIVE_PATH_RE, SEMVER_RE, AnyCidr, Ipv4Cidr, SubnetCidrs, VpcCidr, WholeNumber,
     known_to_the_autoscaler, rules_between, s3_bucket_name, cloudwatch_retention, master_user_name, each_once, a_profile,
-    one_architecture, not_allowed,
+    one_architecture, not_allowed, policy_statements, known_db_memory,
+)
+from airflow_platform.ui_access_rules import (
+    OIDC_CLIENT_ID_RE, OIDC_GROUPS_CLAIM_RE, OIDC_ISSUER_RE, OIDC_ROLE_MAPPING_RE, UI_EXPOSURE_RE, AIRFLOW_ROLES,
 )
 from airflow_platform.setting_sources import MergedInput, merge, read_context
 
@@ -78,8 +82,10 @@ class Settings(BaseModel):
     rds_subnet_cidrs: SubnetCidrs = setting("subnets of the DB subnet group, one per AZ")
     rds_subnets_public: bool = setting(
         "place the DB subnet group in public subnets (the DB itself stays private)")
-    flow_log_retention_days: Annotated[WholeNumber, AfterValidator(cloudwatch_retention)] = setting(
+    flow_log_retention_days: Annotated[WholeNumber, cloudwatch_retention("flow_log_retention_days")] = setting(
         "retention of VPC flow logs and EKS control-plane logs")
+    component_log_retention_days: Annotated[WholeNumber, cloudwatch_retention("component_log_retention_days")] = setting(
+        "retention of the pods' logs in CloudWatch (/aws/containerinsights/<cluster>/...)")
     eks_version: Annotated[str, AfterValidator(known_to_the_autoscaler)] = setting(
         "Kubernetes minor version of the EKS cluster (standard support only)",
         pattern=r"^1\.\d{2}$", allowed="use a Kubernetes minor version such as 1.35 (no patch, no leading v)")
@@ -104,7 +110,7 @@ class Settings(BaseModel):
         "RDS PostgreSQL major version; RDS applies minor versions automatically",
         pattern=r"^1[3-7]$", allowed="use a PostgreSQL major version from 13 to 17, such as 16: RDS applies minor "
         "versions itself (a pinned minor stops being creatable once RDS deprecates it)")
-    db_instance_class: str = setting(
+    db_instance_class: Annotated[str, AfterValidator(known_db_memory)] = setting(
         "RDS instance class",
         pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$", allowed="use an RDS instance class such as db.t4g.medium")
     db_allocated_storage_gib: WholeNumber = setting(
@@ -117,6 +123,10 @@ class Settings(BaseModel):
         pattern=PG_IDENT_RE, allowed="use a letter then up to 62 letters, digits or underscores")
     db_username: Annotated[str, AfterValidator(master_user_name)] = setting(
         "master user of the database (its password is RDS-managed)", pattern=PG_IDENT_RE, allowed=DB_USERNAME_ALLOWED)
+    db_restore_time: Annotated[str, AfterValidator(a_past_restore_time)] = setting(
+        "point in time to restore the metadata database to, as a NEW instance the platform then uses "
+        "(docs/restore.md); empty: the instance the platform created",
+        pattern=DB_RESTORE_TIME_RE, allowed=DB_RESTORE_TIME_ALLOWED)
     airflow_namespace: str = setting(
         "Kubernetes namespace of the Airflow release",
         pattern=K8S_NAME_RE, allowed="use a Kubernetes name: lowercase letters, digits, hyphens")
@@ -124,8 +134,17 @@ class Settings(BaseModel):
         "version of the official Apache Airflow Helm chart",
         pattern=SEMVER_RE, allowed="use a chart version such as 1.21.0")
     airflow_image_tag: str = setting(
-        "tag of the apache/airflow image the chart runs",
+        "the platform's Airflow version: tag of the apache/airflow image, and the team image's base",
         pattern=r"^[\w][\w.-]{0,127}$", allowed="use an image tag such as 3.3.2")
+    airflow_image_repository: str = setting(
+        "repository of the image every Airflow container runs: apache/airflow, or the team's ECR repository "
+        "(the infra stack's output airflow_image_repository_url)",
+        pattern=IMAGE_REPOSITORY_RE,
+        allowed="use apache/airflow, or an ECR repository URI such as "
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-dev/airflow")
+    airflow_image_digest: str = setting(
+        "digest of the team's image in airflow_image_repository (CI sets it after the push); empty: by tag",
+        pattern=DIGEST_RE, allowed="use sha256: and 64 lowercase hex digits, or leave it empty")
     git_sync_repo: str = setting(
         "git repository git-sync clones the DAGs from",
         pattern=GIT_URL_RE, allowed="use an https:// URL (no credentials in it) or an ssh URL")
@@ -153,6 +172,27 @@ class Settings(BaseModel):
     acm_certificate_arn: str = setting(
         "ACM certificate ARN for HTTPS on the load balancer; empty for HTTP",
         pattern=f"^$|{ACM_RE}", allowed="use an ACM certificate ARN, or leave it empty for HTTP")
+    ui_exposure: str = setting(
+        "internal (from the VPC, its peers, a VPN) or internet-facing (then with acm_certificate_arn)",
+        pattern=UI_EXPOSURE_RE, allowed="use internal or internet-facing")
+    allow_plain_http_ui: bool = setting(
+        "dev only: let an internet-facing UI without acm_certificate_arn listen on plain HTTP (narrow sources)")
+    oidc_issuer_url: str = setting(
+        "OIDC issuer of the identity provider users sign in with (https://...); empty: the local admin only",
+        pattern=OIDC_ISSUER_RE,
+        allowed="use the provider's https issuer URL without query, fragment or credentials, or leave it empty")
+    oidc_client_id: str = setting(
+        "client id of this application at the identity provider (its secret is in Secrets Manager)",
+        pattern=OIDC_CLIENT_ID_RE, allowed="use the client id as the provider shows it (no spaces, quotes or braces)")
+    oidc_groups_claim: str = setting(
+        "claim of the ID token / userinfo that lists the user's groups",
+        pattern=OIDC_GROUPS_CLAIM_RE, allowed="use a claim name such as groups or cognito:groups")
+    oidc_role_mappings: tuple[Annotated[str, Field(pattern=OIDC_ROLE_MAPPING_RE)], ...] = setting(
+        "group=Role pairs: members of the group get that Airflow role at every sign-in",
+        item_allowed=f"use group=Role with Role one of {', '.join(AIRFLOW_ROLES)}")
+    alert_email_addresses: tuple[Annotated[str, Field(pattern=EMAIL_RE)], ...] = setting(
+        "email addresses subscribed to the alert topic (each confirms by the link SNS mails)",
+        item_allowed="use email addresses such as oncall@example.com")
     state_bucket: Annotated[str, AfterValidator(s3_bucket_name)] = setting(
         "S3 bucket for Terraform state; empty keeps state in local files")
     state_bucket_exists: bool = setting(
@@ -168,6 +208,9 @@ class Settings(BaseModel):
         pattern=GITHUB_REPOSITORY_RE,
         allowed="use owner/name as GitHub spells it, such as your-org/airflow-on-eks (owner: up to 39 letters, "
         "digits and single hyphens; name: up to 100 letters, digits, '.', '_' and '-')")
+    airflow_task_policy_statements: Annotated[tuple[dict, ...], AfterValidator(policy_statements)] = setting(
+        "IAM statements added to the role task code runs under (workers, triggerer), for what the DAGs "
+        "need; each must lie inside the permissions boundary (docs/pipelines.md)")
     github_oidc_provider_exists: bool = setting(
         "the account already has GitHub's OIDC provider: look it up, do not create it")
 
@@ -186,6 +229,11 @@ class Settings(BaseModel):
     @property
     def cluster_name(self) -> str:
         return self.prefix
+
+    @property
+    def airflow_image(self) -> AirflowImage:
+        """The image every Airflow container and the role-bootstrap Job run."""
+        return AirflowImage(self.airflow_image_repository, self.airflow_image_tag, self.airflow_image_digest)
 
     @property
     def effective_state_region(self) -> str:
@@ -290,9 +338,7 @@ def _explain(err: ValidationError, merged: MergedInput) -> list[tuple[str, str]]
         if kind == "missing":
             out.append(("missing", f"{name}: missing from cdktf.json context"))
         elif kind in TYPE_ERRORS:
-            raw, source = merged.values.get(name), merged.sources.get(name, name)
-            if isinstance(raw, tuple) and source != name:  # a variable's text, as written
-                raw = ",".join(raw)
+            raw, source = merged.texts.get(name, merged.values.get(name)), merged.sources.get(name, name)
             annotation = Settings.model_fields[name].annotation
             rule, what = WHAT_IT_IS_NOT[get_origin(annotation) or annotation]
             problem = (rule, f"{name}: {raw!r} (from {source}) {what}")

@@ -26,12 +26,18 @@ class PinnedVersion:
     created_in_aws: bool = False  # created by a deploy: must be in standard support to deploy
 
 
+# Pinned, not the newest (data aws_eks_addon_version): the DaemonSets' requests counted in
+# capacity.py are this version's, and a plan must not change what runs on the nodes by itself.
+CLOUDWATCH_OBSERVABILITY_ADDON = "v6.2.0-eksbuild.1"
+
 PINNED: tuple[PinnedVersion, ...] = (
     PinnedVersion(
         "EKS (Kubernetes)", "1.35", "`eks_version` in cdktf.json", date(2027, 3, 27),
         "Amazon EKS Kubernetes release calendar (end of standard support)",
-        "set `eks_version` to the next minor (one minor at a time), deploy: EKS upgrades the control plane, "
-        "then the node group rolls; move the Cluster Autoscaler image to the same minor", created_in_aws=True),
+        "set `eks_version` to the next minor (one minor at a time), deploy: the control plane, then the "
+        "vpc-cni and kube-proxy add-ons, then the node group (rolled to the new version), then CoreDNS and EBS "
+        "CSI, each add-on at the newest version for the new minor; the Cluster Autoscaler image follows "
+        "(docs/upgrading.md)", created_in_aws=True),
     PinnedVersion(
         "RDS PostgreSQL (major)", "16", "`db_engine_version` in cdktf.json", date(2029, 2, 28),
         "Amazon RDS for PostgreSQL release calendar (end of standard support of major 16); minor versions "
@@ -46,6 +52,13 @@ PINNED: tuple[PinnedVersion, ...] = (
         "Airflow image", "3.3.2", "`airflow_image_tag` in cdktf.json, `apache-airflow` in Pipfile", None,
         "Airflow version life cycle (Airflow 3 is supported; patches land on the newest minor)",
         "bump the tag and the Pipfile pin together, `make test` (runs the DAGs and the apps rehearsal)"),
+    PinnedVersion(
+        "CloudWatch Observability EKS add-on", CLOUDWATCH_OBSERVABILITY_ADDON,
+        "`CLOUDWATCH_OBSERVABILITY_ADDON` in airflow_platform/versions.py", None,
+        "CloudWatch User Guide, \"Install the CloudWatch agent with the Amazon CloudWatch Observability EKS "
+        "add-on\" (names v6.2.0-eksbuild.1); its pods' requests are the chart 6.2.0's (capacity.py)",
+        "`aws eks describe-addon-versions --addon-name amazon-cloudwatch-observability --kubernetes-version "
+        "<eks_version>`; bump it with `eks_version`, re-read the chart's requests into capacity.py, `make test`"),
     PinnedVersion(
         "Terraform", "1.11.4", "`.github/workflows/*.yml`", None,
         "HashiCorp Terraform releases (1.10+ needed for ephemeral values, 1.11+ for write-only attributes)",
@@ -87,6 +100,20 @@ EKS_STANDARD_SUPPORT_ENDS: dict[str, date] = {
     "1.34": date(2026, 12, 2),
     "1.35": date(2027, 3, 27),
 }
+
+
+def previous_eks_version(version: str) -> str:
+    """The minor before `version` in the table above: where an upgrade to `version` starts (EKS
+    upgrades a control plane one minor at a time, EKS User Guide, update-cluster)."""
+    older = sorted((v for v in EKS_STANDARD_SUPPORT_ENDS if _minor(v) < _minor(version)), key=_minor)
+    if not older:
+        raise ValueError(f"eks_version {version}: no earlier version in this platform's table of EKS versions "
+                         f"({', '.join(EKS_STANDARD_SUPPORT_ENDS)}) to upgrade from")
+    return older[-1]
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 # Cluster Autoscaler releases by Kubernetes minor version: the autoscaler's minor must

@@ -1,11 +1,18 @@
 """
 ### Orders daily ETL
 
-A self-contained extract -> transform -> load pipeline that needs no AWS account, no
-network and no extra packages, so it runs the same on a laptop, in CI and on EKS.
+An extract -> transform -> load pipeline configured as production pipelines are: where
+its data comes from is the Airflow connection `orders_source`, where it goes is the
+Airflow Variable `orders_etl_base_path`. On the platform both live in AWS Secrets Manager
+(`<prefix>/airflow/connections/orders_source`, `<prefix>/airflow/variables/orders_etl_base_path`,
+see docs/pipelines.md); locally, environment variables (`AIRFLOW_CONN_ORDERS_SOURCE`,
+`AIRFLOW_VAR_ORDERS_ETL_BASE_PATH`) or the metadata database serve. It needs no network
+and no extra packages: the source system is simulated.
 
-* **extract**: simulates the orders source system: returns the orders of the run's
-  logical date (deterministic: same date, same orders).
+* **extract**: looks up the source connection (a missing one fails the task with Airflow's
+  "The conn_id `orders_source` isn't defined"), then simulates that source system: returns
+  the orders of the run's logical date (deterministic: same date, same orders), tagged
+  with the source's host.
 * **transform**: validates the orders (the run fails without retrying on bad data)
   and aggregates them into a small per-currency summary.
 * **load**: writes the summary as JSON to the date's partition, replacing it
@@ -17,10 +24,9 @@ Celery or Kubernetes executor, consecutive tasks often run on different workers.
 is fine for a day of a hundred small rows; at real volumes, land the rows in object
 storage and pass the key instead.
 
-The base path is the Airflow Variable `orders_etl_base_path` (or the environment
-variable `AIRFLOW_VAR_ORDERS_ETL_BASE_PATH`), defaulting to `<tmpdir>/airflow_orders_etl`
-on whichever worker runs `load`. Point it at a volume shared by the workers for output
-that should be found in one place and outlive the worker.
+The base path is required: a run without `orders_etl_base_path` fails in `load` rather
+than writing somewhere nobody looks. Point it at a volume shared by the workers for
+output that should be found in one place and outlive the worker.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from airflow.sdk import dag, task
 DAG_ID = "etl_orders_pipeline"
 
 BASE_PATH_VARIABLE = "orders_etl_base_path"
-DEFAULT_BASE_PATH = os.path.join(tempfile.gettempdir(), "airflow_orders_etl")
+SOURCE_CONN_ID = "orders_source"
 
 # Kept small on purpose: the rows travel through XCom (the metadata DB).
 ORDERS_PER_DAY = 100
@@ -164,7 +170,18 @@ def _base_path() -> Path:
     # the metadata DB / API on every parse of this file.
     from airflow.sdk import Variable
 
-    return Path(Variable.get(BASE_PATH_VARIABLE, default=DEFAULT_BASE_PATH))
+    return Path(Variable.get(BASE_PATH_VARIABLE))
+
+
+def _source_host() -> str:
+    # At run time too: the worker's secrets backends (Secrets Manager, then the environment,
+    # then the metadata database through the API server) are searched for it.
+    from airflow.sdk import Connection
+
+    conn = Connection.get(SOURCE_CONN_ID)
+    if not conn.host:
+        raise ValueError(f"connection {SOURCE_CONN_ID} has no host: it must name the orders source system")
+    return conn.host
 
 
 def _partition_day(context: Any) -> date:
@@ -204,7 +221,7 @@ def etl_orders_pipeline():
         from airflow.sdk import get_current_context
 
         day = _partition_day(get_current_context())
-        return {"date": day.isoformat(), "orders": generate_orders(day)}
+        return {"date": day.isoformat(), "source": _source_host(), "orders": generate_orders(day)}
 
     @task
     def transform(extracted: dict[str, Any]) -> dict[str, Any]:
@@ -215,7 +232,7 @@ def etl_orders_pipeline():
         except InvalidOrdersError as exc:
             # Bad data does not fix itself: fail now instead of burning the retries.
             raise AirflowFailException(str(exc)) from exc
-        return summarise_orders(orders, date.fromisoformat(extracted["date"]))
+        return {**summarise_orders(orders, date.fromisoformat(extracted["date"])), "source": extracted["source"]}
 
     # Shorter timeout than the default: it writes one small file.
     @task(execution_timeout=timedelta(minutes=2))

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_platform.settings import Settings
-from defaults import SHARED_STATE_BUCKET, settings_without_env
+from defaults import (
+    EXTRA_TASK_STATEMENT, SHARED_STATE_BUCKET, TEAM_IMAGE_DIGEST, TEAM_IMAGE_REPOSITORY, settings_without_env,
+)
 
 if TYPE_CHECKING:  # the real import is slow (the provider classes): only in synthesize()
     from airflow_platform.app import Stacks
@@ -22,9 +24,11 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 os.environ.setdefault("CHECKPOINT_DISABLE", "1")
 
 # `make test-fast` runs `-m "not slow"`: everything that starts Terraform, moto, a real
-# server, the apps rehearsal or a documented command in a shell is slow. A test carries
+# server, another Airflow, the apps rehearsal, a documented command in a shell or a synthesis
+# of its own, or reaches the package index, is slow. A test carries
 # one of these markers; `slow` follows.
-SLOW_MARKERS = ("terraform", "emulator", "apps_rehearsal", "real_servers", "documented_commands")
+SLOW_MARKERS = ("terraform", "emulator", "apps_rehearsal", "real_servers", "airflow_upgrade", "documented_commands",
+                "separate_synthesis", "network")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -78,21 +82,60 @@ def synth(tmp_path_factory) -> Synthesized:
     return synthesize(settings_without_env(), tmp_path_factory.mktemp("synth-dev"))
 
 
+OIDC_ISSUER_URL = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example"
 ACM_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f2d1c3b-1a2b-4c5d-8e9f-0a1b2c3d4e5f"
 
 
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory) -> Synthesized:
     """The prod profile, and the other branch of every optional setting: S3 backend, admins,
-    HTTPS, a private DAG repository over SSH, KEDA, an existing GitHub OIDC provider."""
+    an internet-facing UI with HTTPS and sign-in through an OIDC provider, a private DAG repository
+    over SSH, KEDA, an existing GitHub OIDC provider, the team's image, alert emails."""
     settings = settings_without_env(
         profile="prod", state_bucket="example-terraform-state",
         cluster_admin_principal_arns="arn:aws:iam::123456789012:role/platform-admins",
-        acm_certificate_arn=ACM_CERTIFICATE_ARN,
+        acm_certificate_arn=ACM_CERTIFICATE_ARN, ui_exposure="internet-facing",
+        oidc_issuer_url=OIDC_ISSUER_URL, oidc_client_id="airflow-prod", oidc_groups_claim="cognito:groups",
+        oidc_role_mappings="airflow-admins=Admin,data-engineers=User,data-engineers=Op",
         git_sync_repo="git@github.com:example/pipelines.git", git_sync_ssh_secret="airflow-git-ssh",  # pragma: allowlist secret
         celery_worker_autoscaling="true", github_repository="example/pipelines", github_oidc_provider_exists="true",
+        airflow_task_policy_statements=json.dumps([EXTRA_TASK_STATEMENT]),
+        airflow_image_repository=TEAM_IMAGE_REPOSITORY, airflow_image_digest=TEAM_IMAGE_DIGEST,
+        alert_email_addresses="oncall@example.com,data-platform@example.org",
     )
     return synthesize(settings, tmp_path_factory.mktemp("synth-prod"))
+
+
+@pytest.fixture(scope="session")
+def synth_previous_eks(synth, tmp_path_factory) -> Synthesized:
+    """The default profile one Kubernetes minor back (`eks_version` changed, nothing else): where
+    an EKS upgrade to the default starts. About a second once `synth` has imported the provider."""
+    from airflow_platform.versions import previous_eks_version
+
+    settings = settings_without_env(eks_version=previous_eks_version(synth.settings.eks_version))
+    return synthesize(settings, tmp_path_factory.mktemp("synth-previous-eks"))
+
+
+@pytest.fixture(scope="session")
+def synth_restored(tmp_path_factory) -> Synthesized:
+    """dev after the restore runbook (docs/restore.md): `db_restore_time` set, so the platform
+    uses an instance restored from the one it created. The emulator test applies it over dev."""
+    from tools.emulator.db_restore_rehearsal import RESTORED
+
+    from airflow_platform.versions import previous_eks_version
+
+    # at the cycle's Kubernetes version (synth_previous_eks): the restore is the only change
+    settings = settings_without_env(**RESTORED, eks_version=previous_eks_version(settings_without_env().eks_version))
+    return synthesize(settings, tmp_path_factory.mktemp("synth-restored"))
+
+
+@pytest.fixture(scope="session")
+def synth_next_airflow(tmp_path_factory) -> Synthesized:
+    """dev with the next Airflow version: the emulator test applies its apps side over dev's,
+    where the pre-upgrade snapshot must be taken anew."""
+    from tools.emulator.db_restore_rehearsal import NEXT_AIRFLOW
+
+    return synthesize(settings_without_env(**NEXT_AIRFLOW), tmp_path_factory.mktemp("synth-next-airflow"))
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,14 @@ from airflow_platform.settings import Settings, load_settings
 # The bucket dev's and prod's bootstraps share in the tests of `state_bucket_exists`.
 SHARED_STATE_BUCKET = "shared-terraform-state"
 
+# What a team's DAGs might need beyond connections and logs: their own data bucket (prod only).
+EXTRA_TASK_STATEMENT = {"Sid": "OrdersDataLake", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                        "Resource": "arn:aws:s3:::airflow-prod-data/*"}
+
+# The team's image as CI deploys it (prod): the infra stack's repository, by digest.
+TEAM_IMAGE_REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-prod/airflow"
+TEAM_IMAGE_DIGEST = "sha256:" + "0123456789abcdef" * 4
+
 
 def checked_settings(context=None, **overrides) -> Settings:
     """The whole pipeline main.py runs: load_settings(), then preflight (the capacity check)."""

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from airflow_platform.airflow_identity import LOG_COMPONENTS, service_account_name
+from airflow_platform.airflow_identity import AIRFLOW_COMPONENTS, service_account_name
 from airflow_platform.constructs.airflow_release import CHART_KEYS, VALUES_FILE
 from tf_json import chart_release, only, release_values, resources
 from tools.airflow_chart import ChartUnavailable, defaults, merge_values, schema
@@ -191,7 +191,7 @@ def test_bootstrap_job_runs_before_the_chart_with_no_secret_in_its_spec(synth):
     assert env["AIRFLOW_DB_ROLE"] == "airflow"
     assert "master_user_secret" in env["MASTER_SECRET_ARN"]
     assert "airflow_secrets_db_password" in env["AIRFLOW_DB_PASSWORD_SECRET_ARN"]
-    assert container["image"] == f"apache/airflow:{synth.settings.airflow_image_tag}"
+    assert container["image"] == synth.settings.airflow_image.reference == f"apache/airflow:{synth.settings.airflow_image_tag}"
     assert container["security_context"]["read_only_root_filesystem"] is True
     account = only(synth.apps, "kubernetes_service_account_v1")
     assert account["metadata"]["name"] == job["spec"]["template"]["spec"]["service_account_name"] or \
@@ -229,13 +229,43 @@ def test_default_storage_class(synth):
     assert f"kubernetes_storage_class_v1.{storage_class}" in release["depends_on"]
 
 
-def test_service_accounts_carry_the_infra_role(synth, chart):
+def test_each_service_account_carries_its_components_role_or_none(synth, chart):
+    """Task code (workers, triggerer) runs as the tasks role, the API server as its log reader;
+    the scheduler and dag-processor call no AWS API and get no role."""
     values = merged(synth.apps, chart)
-    for component in LOG_COMPONENTS:
+    expected = {"worker": "task_logs_airflow_role", "triggerer": "task_logs_airflow_role",
+                "api-server": "airflow_roles_api_server", "scheduler": None, "dag-processor": None}
+    assert set(expected) == set(AIRFLOW_COMPONENTS)
+    for component, role_path in expected.items():
         account = values[CHART_KEYS[component]]["serviceAccount"]
         assert account["name"] == service_account_name(component)
-        role = account["annotations"]["eks.amazonaws.com/role-arn"]
-        assert TOKEN.match(role) and "cross-stack-output-aws_iam_roletask_logs_airflow_role" in role
+        role = (account.get("annotations") or {}).get("eks.amazonaws.com/role-arn")
+        if role_path is None:
+            assert role is None, component
+        else:
+            assert TOKEN.match(role) and f"cross-stack-output-aws_iam_role{role_path}" in role, component
+
+
+def test_secrets_manager_backend_only_where_task_and_trigger_code_looks_up(synth, chart):
+    """`[workers] secrets_backend` on the workers and the triggerer (the task runner's and trigger
+    runner's search path), never `[secrets] backend` (the API server's, scheduler's and
+    dag-processor manager's): airflow_platform/secrets_backend.py cites the source."""
+    import json
+
+    values = merged(synth.apps, chart)
+    prefix = synth.settings.prefix
+    assert "backend" not in values["config"].get("secrets", {})
+    assert not any(e["name"].startswith("AIRFLOW__SECRETS__") for e in values["env"])
+    for component in AIRFLOW_COMPONENTS:
+        env = {e["name"]: e["value"] for e in values[CHART_KEYS[component]].get("env", [])}
+        if component in ("worker", "triggerer"):
+            assert env["AIRFLOW__WORKERS__SECRETS_BACKEND"] == \
+                "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+            assert json.loads(env["AIRFLOW__WORKERS__SECRETS_BACKEND_KWARGS"]) == {
+                "connections_prefix": f"{prefix}/airflow/connections", "variables_prefix": f"{prefix}/airflow/variables",
+                "config_prefix": None, "region_name": synth.settings.region}
+        else:
+            assert not any("SECRETS" in name for name in env), component
 
 
 def test_task_logs_go_to_the_infra_bucket(synth, chart):
@@ -245,20 +275,27 @@ def test_task_logs_go_to_the_infra_bucket(synth, chart):
                         logging["remote_base_log_folder"])
 
 
-def test_ui_behind_an_internet_facing_load_balancer(synth, synth_prod, chart):
+def test_ui_behind_an_internal_or_an_internet_facing_load_balancer(synth, synth_prod, chart):
+    """dev (the default): internal, plain HTTP inside the VPC. prod here: internet-facing, TLS on 443
+    and no port 80 at all. Both annotations agree (the in-tree controller reads `internal`, the
+    AWS Load Balancer Controller `scheme`: constructs/ui_load_balancer.py)."""
     service = merged(synth.apps, chart)["apiServer"]["service"]
     assert service["type"] == "LoadBalancer"
     annotations = service["annotations"]
     prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-    assert annotations[f"{prefix}type"] == "nlb" and annotations[f"{prefix}scheme"] == "internet-facing"
+    assert annotations[f"{prefix}type"] == "nlb"
+    assert (annotations[f"{prefix}scheme"], annotations[f"{prefix}internal"]) == ("internal", "true")
     assert annotations[f"{prefix}healthcheck-path"] == "/api/v2/monitor/health"
     assert service["loadBalancerSourceRanges"] == [str(net) for net in synth.settings.load_balancer_source_cidrs]
     assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "api-server"}]
     assert synth.apps["output"]["airflow_url"]["value"].startswith("http://${data.kubernetes_service_v1.")
 
     tls = merged(synth_prod.apps, chart)["apiServer"]["service"]
+    assert (tls["annotations"][f"{prefix}scheme"], tls["annotations"][f"{prefix}internal"]) == (
+        "internet-facing", "false")
     assert tls["annotations"][f"{prefix}ssl-cert"] == synth_prod.settings.acm_certificate_arn
-    assert tls["ports"] == [{"name": "https", "port": 443, "targetPort": "api-server"}]
+    assert tls["annotations"][f"{prefix}ssl-ports"] == "https"
+    assert tls["ports"] == [{"name": "https", "port": 443, "targetPort": "api-server"}]  # port 80 is closed
     assert synth_prod.apps["output"]["airflow_url"]["value"].startswith("https://")
 
 

@@ -1,5 +1,5 @@
 """tools/emulator/apps_aws_side.py, without an emulator: the apps stack's AWS side keeps every
-aws data source and ephemeral block of the real apps stack, and nothing that needs the helm or
+aws data source, ephemeral block and resource of the real apps stack, and nothing that needs the helm or
 kubernetes providers. tests/test_emulator.py runs it against moto."""
 
 from __future__ import annotations
@@ -31,9 +31,16 @@ def test_every_aws_data_source_and_ephemeral_block_is_kept_as_synthesized(apps):
     assert side["ephemeral"] == ephemeral
 
 
+def test_the_pre_upgrade_snapshot_is_managed_by_the_aws_side(apps):
+    """The apps stack's one aws resource: applied against moto by tests/test_emulator.py."""
+    side = side_of(apps)
+    assert set(side["resource"]) == set(aws_blocks(apps, "resource")) == {"aws_db_snapshot"}
+    assert side["resource"] == aws_blocks(apps, "resource")
+
+
 def test_nothing_but_the_aws_provider_and_what_feeds_it(apps):
     side = side_of(apps)
-    assert set(side) <= {"provider", "terraform", "data", "ephemeral", "locals"}
+    assert set(side) <= {"provider", "terraform", "data", "ephemeral", "resource", "locals"}
     assert set(side["provider"]) == {"aws"} and side["provider"]["aws"] == apps["provider"]["aws"]
     assert set(side["terraform"]["required_providers"]) == {"aws"}
     assert set(side["data"]) - set(aws_blocks(apps, "data")) == {REMOTE_STATE}

@@ -165,7 +165,9 @@ def test_irsa_trust_matches_the_service_accounts_the_charts_create(request, prof
     annotated = sorted(f"system:serviceaccount:{airflow.namespace}:{sa['metadata']['name']}"
                        for sa in airflow.of_kind("ServiceAccount")
                        if "eks.amazonaws.com/role-arn" in (sa["metadata"].get("annotations") or {}))
-    assert sorted(trust(synthesized.infra, "task_logs_airflow_role_trust")["sub"]["values"]) == annotated
+    trusted = [v for role in ("task_logs_airflow_role_trust", "airflow_roles_api_server_trust")
+               for v in trust(synthesized.infra, role)["sub"]["values"]]
+    assert sorted(trusted) == annotated
 
 
 def autoscaler_policy(infra: dict) -> dict:

@@ -36,11 +36,12 @@ from pathlib import Path
 
 import pytest
 
+from airflow_platform.airflow_image import team_repository_name
 from airflow_platform.generated_secrets import secret_name
-from airflow_platform.ci_policies import MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
+from airflow_platform.ci_policies import IMAGE_PUSH_ACTIONS, MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from defaults import example_ci_target
 from tf_json import resources
-from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, PLAN_LISTS, read_record
+from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, NOT_EMULATED, PLAN_LISTS, read_record
 from tools.iam_eval import Decision, Request, decide
 from tools.iam_resolve import rds_master_secret_arn, secret_arn
 
@@ -117,17 +118,34 @@ def request(t: CiTarget, action: str) -> tuple[str, dict[str, str]]:
             return "*", {}
         # The master password's secret (rds!db-...) is tested with the escalation tests below.
         return generated_secret(t, "fernet-key"), {}
+    if service == "ecr":
+        if op == "GetAuthorizationToken":  # a registry-wide token: ECR takes no resource for it
+            return "*", {}
+        return t.arn("ecr", f"repository/{team_repository_name(p)}"), {}
     if service == "eks":
         if "Nodegroup" in op:
             return t.arn("eks", f"nodegroup/{p}/{p}-default/0a1b2c3d"), {}
+        if op == "DescribeAddonVersions":  # no resource type: AWS's list, not one cluster's
+            return "*", {}
         if "Addon" in op:
             return t.arn("eks", f"addon/{p}/aws-ebs-csi-driver/0a1b2c3d"), {}
         return t.arn("eks", f"cluster/{p}"), {}
     if service == "rds":
+        if "DBSnapshot" in op:  # the apps stack's pre-upgrade snapshot (and a restored instance's final one)
+            return t.arn("rds", f"snapshot:{p}-metadata-before-airflow-3-3-2"), {}
+        if "PointInTime" in op:  # the restore runbook: the new instance (docs/restore.md)
+            return t.arn("rds", f"db:{p}-metadata-restored-latest"), {}
         kind = "subgrp" if "SubnetGroup" in op else "pg" if "ParameterGroup" in op else "db"
         return t.arn("rds", f"{kind}:{p}-metadata"), {}
     if service == "logs":
         return t.arn("logs", f"log-group:/aws/eks/{p}/cluster"), {}
+    if service == "sns":
+        return t.arn("sns", f"{p}-alerts"), {}
+    if service == "cloudwatch":
+        return ("*", {}) if op == "DescribeAlarms" else (t.arn("cloudwatch", f"alarm:{p}-db-cpu-high"), {})
+    if service == "aps":
+        kind = "scraper/s-0a1b2c3d" if "Scraper" in op else "workspace/ws-0a1b2c3d"
+        return t.arn("aps", kind), {}
     return "*", {}
 
 
@@ -159,10 +177,37 @@ def test_the_deploy_policy_allows_every_recorded_action(t, listed):
     assert denied == []
 
 
+def test_the_deploy_role_pushes_the_team_image_to_the_platforms_repository_only(t):
+    """The image job's calls are not Terraform's, so the record cannot hold them: declared in
+    ci_policies.IMAGE_PUSH_ACTIONS. Another environment's repository, or any other, is refused."""
+    policy = deploy_policy(t)
+    assert [a for a in IMAGE_PUSH_ACTIONS if not allows(policy, a, *request(t, a))] == []
+    for other in (f"repository/{team_repository_name('airflow-prod' if t.profile == 'dev' else 'airflow-dev')}",
+                  "repository/someone-elses/app"):
+        pushes = [a for a in IMAGE_PUSH_ACTIONS if a != "ecr:GetAuthorizationToken"
+                  and allows(policy, a, t.arn("ecr", other))]
+        assert pushes == [], other
+
+
+def test_the_plan_role_pushes_no_image(t):
+    policy = plan_policy(t)
+    writes = [a for a in IMAGE_PUSH_ACTIONS if not is_read(a)]
+    assert writes and [a for a in writes if allows(policy, a, *request(t, a))] == []
+
+
 @pytest.mark.parametrize("listed", PLAN_LISTS)
 def test_the_plan_policy_allows_every_action_a_plan_called(t, listed):
     policy = plan_policy(t)
     assert [a for a in recorded_actions()[listed] if not allows(policy, a, *request(t, a))] == []
+
+
+def test_the_plan_policy_allows_the_reads_the_emulator_run_cannot_show(t):
+    """Reads of what the emulator leaves out happen in every real plan: the add-ons' refresh
+    (DescribeAddon) and their versions (data.aws_eks_addon_version: DescribeAddonVersions)."""
+    reads = [a for a in recorded_actions()[NOT_EMULATED] if is_read(a)]
+    assert {"eks:DescribeAddon", "eks:DescribeAddonVersions"} <= set(reads)
+    policy = plan_policy(t)
+    assert [a for a in reads if not allows(policy, a, *request(t, a))] == []
 
 
 @pytest.mark.parametrize("listed", DEPLOY_LISTS)
@@ -370,6 +415,11 @@ def test_inside_the_boundary_only_this_databases_master_secret_is_readable_and_n
     assert not allows(boundary, "secretsmanager:PutSecretValue", *ours)
     assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "payments"),
                       {rds_tag: t.arn("rds", "db:payments")})
+    # A restored instance (docs/restore.md) has its own master secret; the Job must read it after the switch.
+    assert allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "metadata-restored-latest"),
+                  {rds_tag: t.arn("rds", f"db:{t.prefix}-metadata-restored-latest")})
+    assert not allows(boundary, "secretsmanager:GetSecretValue", master_secret(t, "other"),
+                      {rds_tag: t.arn("rds", "db:airflow-prod-metadata")})
 
 
 def test_the_plan_role_writes_nothing(t):

@@ -99,7 +99,9 @@ def test_without_ci_no_ci_role_is_named(synth):
     assert not synth.settings.state_bucket
     names = ci_role_names_of(synth).values()
     assert not set(entries_by_role_name(synth.infra)) & set(names)
-    assert not [r for r in resources(synth.apps, "kubernetes_cluster_role_binding_v1").values()]
+    # The one binding is the AMP collector's, to its own Kubernetes user.
+    subjects = [s for r in resources(synth.apps, "kubernetes_cluster_role_binding_v1").values() for s in r["subject"]]
+    assert subjects == [{"api_group": "rbac.authorization.k8s.io", "kind": "User", "name": "aps-collector-user"}]
 
 
 @pytest.mark.parametrize("profile", ["synth", "synth_prod"])

@@ -41,8 +41,11 @@ NOT_RUN = {
     r"make rehearse-apps": "tests/test_rehearse_apps.py runs the same rehearsal (minutes)",
     r"make bench": "a benchmark of several synthesis runs (minutes); scripts/bench_synth.py prints figures, "
                    "it asserts nothing",
-    r"python -m tools\.costs": "tests/test_costs.py computes the same table (tools.costs.markdown_table) from the "
-                               "session's synthesis and finds it in docs/costs.md",
+    r"\.venv/bin/python -m tools\.costs": "tests/test_costs.py computes the same table (tools.costs.markdown_table) "
+                                         "from the session's synthesis and finds it in docs/costs.md",
+    r"\.venv/bin/python -m tools\.previous_airflow --regenerate": "tests/test_previous_airflow.py checks the committed "
+                                                               "constraints are what it writes (it reads git history)",
+    r"\.venv/bin/python -m pytest -q tests/test_team_image\.py": "the suite runs tests/test_team_image.py",
     r"\.venv/bin/python -m pytest tests/workflows -q": "the suite runs tests/workflows",
     r"\.venv/bin/python main\.py": "cdktf.json's app: `npx cdktf synth` below runs it",
 }
@@ -56,6 +59,7 @@ RUN = {
     "npx cdktf synth": SYNTH_OUTPUT,
     "AIRFLOW_PLATFORM_PROFILE=prod AIRFLOW_PLATFORM_STATE_BUCKET=my-tf-state make synth": SYNTH_OUTPUT,
     ".venv/bin/python -m pytest tests/test_snapshots.py --snapshot-update": (),
+    ".venv/bin/python -m airflow_platform.observability.dashboard > airflow.json": ("airflow.json",),
 }
 
 

@@ -191,8 +191,12 @@ def test_the_cluster_never_drifts_into_extended_support(request, profile):
 
 
 def test_admin_access_entries(synth, synth_prod):
-    """dev: no admin, no CI (tests/test_cluster_access.py covers the CI roles' entries)."""
-    assert not resources(synth.infra, "aws_eks_access_entry")
+    """dev: no admin, no CI (tests/test_cluster_access.py covers the CI roles' entries): the
+    metrics collector's entry alone, mapped to its Kubernetes user, no access policy."""
+    entries = resources(synth.infra, "aws_eks_access_entry").values()
+    assert [(e["principal_arn"].split(".")[0], e.get("user_name")) for e in entries] == [
+        ("${aws_prometheus_scraper", "aps-collector-user")]
+    assert not resources(synth.infra, "aws_eks_access_policy_association")
     assert Testing.to_have_resource_with_properties(synth_prod.testing_synth("infra"), EksAccessEntry.TF_RESOURCE_TYPE,
                                                     {"principal_arn": "arn:aws:iam::123456789012:role/platform-admins"})
     associations = resources(synth_prod.infra, "aws_eks_access_policy_association").values()
@@ -235,7 +239,7 @@ def _conditions(statement) -> dict[str, list[str]]:
 
 
 def test_ebs_csi_add_on_with_its_own_role_for_its_service_account_only(synth):
-    only(synth.infra, "aws_eks_addon")
+    assert [a["addon_name"] for a in resources(synth.infra, "aws_eks_addon").values()].count("aws-ebs-csi-driver") == 1
     role_name = next(n for n, r in resources(synth.infra, "aws_iam_role").items() if r["name"].endswith("-ebs-csi-driver"))
     assert Testing.to_have_resource_with_properties(synth.testing_synth("infra"), EksAddon.TF_RESOURCE_TYPE, {
         "addon_name": "aws-ebs-csi-driver", "service_account_role_arn": ref("aws_iam_role", role_name, "arn")})
@@ -264,12 +268,12 @@ def test_task_logs_bucket_is_encrypted_versioned_and_private(synth):
                                                     {"versioning_configuration": {"status": "Enabled"}})
 
 
-def test_airflow_role_trusts_exactly_the_chart_service_accounts(synth):
-    [statement] = _trust(synth.infra, "-airflow")
-    sub = _conditions(statement)["sub"]
+def test_airflow_roles_trust_exactly_their_components_service_accounts(synth):
     ns = synth.settings.airflow_namespace
-    assert sorted(sub) == sorted(f"system:serviceaccount:{ns}:airflow-{c}"
-                                 for c in ("worker", "scheduler", "triggerer", "dag-processor", "api-server"))
+    for suffix, components in (("-airflow", ("worker", "triggerer")), ("-airflow-api-server", ("api-server",))):
+        [statement] = _trust(synth.infra, suffix)
+        assert sorted(_conditions(statement)["sub"]) == sorted(f"system:serviceaccount:{ns}:airflow-{c}"
+                                                              for c in components)
 
 
 def test_kms_keys_rotate(synth):
@@ -279,8 +283,8 @@ def test_kms_keys_rotate(synth):
 
 def test_outputs_are_plain_values(synth):
     outputs = synth.infra["output"]
-    for name in ("cluster_name", "db_address", "db_port", "db_name", "db_secret_arn", "airflow_role_arn",
-                 "logs_bucket_name"):
+    for name in ("cluster_name", "db_address", "db_port", "db_name", "db_secret_arn", "airflow_worker_role_arn",
+                 "airflow_triggerer_role_arn", "airflow_api_server_role_arn", "logs_bucket_name"):
         assert name in outputs
         assert not outputs[name].get("sensitive")  # cdktf's own cross-stack outputs are sensitive; ours are plain
 

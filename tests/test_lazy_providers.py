@@ -27,6 +27,7 @@ def all_files(root):
     return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
 
 
+@pytest.mark.separate_synthesis
 def test_lazy_and_eager_synthesis_are_byte_identical(tmp_path):
     (tmp_path / "lazy").mkdir()
     (tmp_path / "eager").mkdir()

@@ -25,6 +25,9 @@ def run_main(tmp_path, **env_overrides):
     ("AIRFLOW_PLATFORM_STATE_BUCKET", "Tf_State", "state_bucket: 'Tf_State' is not allowed; use an S3 bucket name"),
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "five", "node_min_size: 'five' (from AIRFLOW_PLATFORM_NODE_MIN_SIZE) is not a whole number"),
     ("AIRFLOW_PLATFORM_STATE_BUCKET_EXISTS", "true", "state_bucket_exists: True is not allowed; set state_bucket"),
+    # an internet-facing UI without TLS: refused before anything is written
+    ("AIRFLOW_PLATFORM_UI_EXPOSURE", "internet-facing",
+     "ui_exposure: 'internet-facing' is not allowed; an internet-facing UI needs acm_certificate_arn"),
     # dev's pods do not fit one m6i.large: the capacity check names the numbers
     ("AIRFLOW_PLATFORM_NODE_MIN_SIZE", "1", "node_min_size: 1 is too small for 1 worker(s): 1 x m6i.large"),
 ])

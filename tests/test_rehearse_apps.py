@@ -60,6 +60,24 @@ def test_services_keep_their_rendered_ports(rendered):
     assert "airflow-pgbouncer.airflow.svc.cluster.local" in wiring.hosts_file()
 
 
+def test_the_rendered_pods_that_run_task_code_search_the_platforms_secret_prefixes(synth, rendered):
+    """Where the rehearsal seeds the orders pipeline's connection and variable: the prefixes the
+    rendered workers (and triggerer) search; no other Airflow pod searches Secrets Manager."""
+    from tools.chart_render import pod_spec
+    from tools.rehearse_apps.pipeline_secrets import Prefixes, worker_prefixes
+
+    prefix = synth.settings.prefix
+    expected = Prefixes(f"{prefix}/airflow/connections", f"{prefix}/airflow/variables")
+    assert worker_prefixes(rendered) == worker_prefixes(rendered, "airflow-triggerer") == expected
+    for workload in rendered.workloads():
+        if workload["metadata"]["name"] in ("airflow-worker", "airflow-triggerer"):
+            continue
+        spec = pod_spec(workload)
+        names = [e["name"] for c in spec.get("initContainers", []) + spec["containers"] for e in c.get("env", [])]
+        assert not any(n.startswith(("AIRFLOW__WORKERS__SECRETS", "AIRFLOW__SECRETS__")) for n in names), \
+            workload["metadata"]["name"]
+
+
 def test_a_url_naming_a_port_no_service_offers_is_named(rendered):
     from tools.rehearse_apps.wiring import plan
 
@@ -113,11 +131,66 @@ def _pgbouncer_ini(apps: dict, edit) -> None:
 
 
 @pytest.mark.apps_rehearsal
-def test_the_apps_stack_runs_end_to_end(synth):
-    result = _rehearse(synth.outdir)
+def test_the_apps_stack_runs_end_to_end(synth, rendered, tmp_path):
+    capture = tmp_path / "statsd.json"
+    result = _rehearse(synth.outdir, "--statsd-capture", str(capture))
     print(result.stdout[-20000:])
     assert result.returncode == 0, f"the rehearsal failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     assert "rehearsal PASSED" in result.stdout
+    # the orders pipeline read its connection and variable from moto's Secrets Manager, and
+    # failed with Airflow's own error once the connection's secret was gone
+    assert "read orders_source and orders_etl_base_path from Secrets Manager" in result.stdout
+    assert "extract failed: The conn_id `orders_source` isn't defined" in result.stdout
+    # A DAG that imports a package of requirements.txt (python-stdnum), which the official image
+    # lacks (absent from Airflow's constraints file, from which the image installs) and .venv too:
+    # it parses and runs only because the rehearsal installed requirements.txt for Airflow.
+    assert "requirements.txt on PYTHONPATH" in result.stdout
+    assert "validate_order_codes: " in result.stdout and "run(s) succeeded" in result.stdout
+
+    _alerts_hold_on_what_airflow_sent(capture, rendered, tmp_path)
+
+
+def test_the_team_package_is_not_in_the_shared_environment():
+    """Otherwise the rehearsal's validate_order_codes would prove nothing about requirements.txt."""
+    # In a fresh interpreter without PYTHONPATH: tests/dags/conftest.py puts the install on sys.path.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = subprocess.run([sys.executable, "-c", "import importlib.util as u; print(u.find_spec('stdnum'))"],
+                           capture_output=True, text=True, env=env, cwd="/", check=True)
+    assert probe.stdout.strip() == "None", "python-stdnum is in .venv: the DAG proves no install"
+    assert "python-stdnum==" in (REPO / "requirements.txt").read_text()
+
+
+
+def _alerts_hold_on_what_airflow_sent(capture: Path, rendered, tmp_path: Path) -> None:
+    """What real Airflow 3.3.2 components sent to StatsD in the run (the exporter is not run:
+    tools/rehearse_apps/statsd_capture.py models its naming, from the chart's rendered mapping):
+    (1) every metric an alert rule or a dashboard panel reads is one of them; (2) the stopped
+    scheduler's heartbeat series, as the exporter would expose it, stays quiet while the
+    scheduler ran and fires the alert 5 minutes after the stop (promtool 2.42; AMP's ruler
+    evaluates the same PromQL, see tests/test_alert_rules.py)."""
+    import shutil
+
+    import yaml
+
+    from airflow_platform.constructs.managed_prometheus import RULES_FILE
+    from airflow_platform.observability.dashboard import dashboard, promql_expressions
+    from test_alert_rules import run_promtool
+    from tools.promql_names import metric_names
+    from tools.rehearse_apps.statsd_capture import StatsdMapping, heartbeat_rule_test, prometheus_names, read_capture
+
+    samples, stopped_at = read_capture(capture)
+    sent = prometheus_names(samples, StatsdMapping.from_rendered(rendered.manifests))
+    rules = [r["expr"] for g in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in g["rules"]]
+    used = {name for expr in rules + promql_expressions(dashboard()) for name in metric_names(expr)}
+    assert used <= sent, f"never sent by Airflow in the rehearsal: {sorted(used - sent)}; sent: {sorted(sent)}"
+    assert stopped_at is not None
+    shutil.copy(RULES_FILE, tmp_path)
+    [heartbeat] = [r for g in yaml.safe_load(RULES_FILE.read_text())["groups"] for r in g["rules"]
+                   if r["alert"] == "AirflowSchedulerHeartbeatMissing"]
+    (tmp_path / "heartbeat.test.yml").write_text(yaml.safe_dump(heartbeat_rule_test(
+        samples, stopped_at, RULES_FILE.name, annotations=heartbeat["annotations"])))
+    result = run_promtool("test", "rules", "heartbeat.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.apps_rehearsal

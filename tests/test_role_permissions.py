@@ -31,7 +31,7 @@ def ci_target(settings) -> CiTarget:
     return example_ci_target(settings, EXAMPLE_ACCOUNT)
 
 
-@pytest.fixture(scope="module", params=["synth", "synth_prod"])
+@pytest.fixture(scope="module", params=["synth", "synth_prod", "synth_restored"])
 def synthesized(request):
     return request.getfixturevalue(request.param)
 
@@ -67,7 +67,11 @@ def test_the_stacks_have_the_roles_the_checks_run_on(synthesized):
     assert all(r.identity for r in roles.values())
     assert {r.boundary_arn for r in roles.values()} == {ci_target(synthesized.settings).boundary_arn}
     master = [s for s in resolver.secrets() if ":secret:rds!db-" in s.arn]
-    assert len(master) == 1 and master[0].tags["aws:rds:primaryDBInstanceArn"].endswith(f":db:{prefix}-metadata")
+    # After a restore (docs/restore.md), two instances and two RDS-managed master secrets.
+    instances = [f":db:{prefix}-metadata"] + ([":db:" + f"{prefix}-metadata-restored-latest"]
+                                              if synthesized.settings.db_restore_time else [])
+    assert sorted(m.tags["aws:rds:primaryDBInstanceArn"].split(":", 5)[5] for m in master) == sorted(
+        i.lstrip(":") for i in instances)
 
 
 def test_every_grant_of_every_role_is_inside_its_permissions_boundary(synthesized):

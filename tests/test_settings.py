@@ -269,10 +269,17 @@ RULE_CASES = [
          db_allocated_storage_gib="70000", db_max_allocated_storage_gib="80000"),
     case("db_backup_retention_days", "db_backup_retention_days", "use 7 to 35 days", db_backup_retention_days="36"),
     case("db_name", "db_name", "use a letter then up to 62 letters, digits or underscores", db_name="airflow-db"),
+    case("db_restore_time", "db_restore_time", "leave it empty (no restore), or use latest, or a UTC time",
+         db_restore_time="2026-12-04 22:15"),
+    case("db_restore_time_not_past", "db_restore_time", "(it is in the future)", db_restore_time="2999-01-01T00:00:00Z"),
     case("db_username", "db_username", "use a letter then letters, digits or underscores", db_username="1admin"),
     case("airflow_namespace", "airflow_namespace", "use a Kubernetes name", airflow_namespace="Airflow"),
     case("chart_version", "chart_version", "use a chart version such as 1.21.0", chart_version="1.21"),
     case("airflow_image_tag", "airflow_image_tag", "use an image tag such as 3.3.2", airflow_image_tag="-3.3.2"),
+    case("airflow_image_repository", "airflow_image_repository", "use apache/airflow, or an ECR repository URI",
+         airflow_image_repository="docker.io/apache/airflow"),
+    case("airflow_image_digest", "airflow_image_digest", "use sha256: and 64 lowercase hex digits",
+         airflow_image_digest="sha256:ABC"),
     case("git_sync_repo", "git_sync_repo", "use an https:// URL (no credentials in it) or an ssh URL",
          git_sync_repo="https://user:token@github.com/your-org/airflow-on-eks.git"),  # pragma: allowlist secret
     case("git_sync_branch", "git_sync_branch", "use a git branch name", git_sync_branch="feature..x"),
@@ -303,14 +310,23 @@ RULE_CASES = [
          rds_subnet_cidrs="10.1.0.0/29,10.1.0.8/29"),
     case("flow_log_retention_days", "flow_log_retention_days", "use a CloudWatch retention: 1, 3, 5, 7",
          flow_log_retention_days="100"),
+    case("component_log_retention_days", "component_log_retention_days", "use a CloudWatch retention: 1, 3, 5, 7",
+         component_log_retention_days="10"),
     case("eks_version_autoscaler", "eks_version", "use a version with a known Cluster Autoscaler release",
          eks_version="1.20"),
+    case("alert_email_addresses_item", "alert_email_addresses", "use email addresses such as oncall@example.com",
+         alert_email_addresses="oncall@example.com,not an address"),
+    case("db_instance_class_memory", "db_instance_class", "the connections alarm derives max_connections from its "
+         "memory", db_instance_class="db.x2iedn.large"),
     case("node_instance_types_architecture", "node_instance_types", "use instance types of one architecture",
          node_instance_types="m6i.large,m7g.large"),
     case("db_username_reserved", "db_username", "not one of admin, postgres, public", db_username="postgres"),
     case("db_username_airflow_role", "db_username", "must not be named like Airflow's own database role",
          db_username="Airflow"),
     case("state_bucket", "state_bucket", "use an S3 bucket name", state_bucket="Tf_State"),
+    case("airflow_task_policy_statements_shape", "airflow_task_policy_statements",
+         "statement 1 has NotResource: use only Sid, Effect, Action, Resource, Condition",
+         context={"airflow_task_policy_statements": [{"Effect": "Allow", "Action": "s3:*", "NotResource": "x"}]}),
     # between settings
     case("availability_zones_region", "availability_zones", "use zones of region us-east-1, such as us-east-1a",
          availability_zones="eu-west-1a,eu-west-1b"),
@@ -345,6 +361,35 @@ RULE_CASES = [
          cluster_admin_principal_arns="arn:aws:iam::123456789012:role/github-airflow-dev-deploy"),
     case("state_bucket_exists_without_bucket", "state_bucket_exists", "set state_bucket to the bucket another "
          "environment's bootstrap created", state_bucket_exists="true"),
+    case("airflow_task_policy_statements_boundary", "airflow_task_policy_statements",
+         "statement 1 grants s3:GetObject on arn:aws:s3:::payments/*, which the permissions boundary "
+         "airflow-dev-permissions-boundary does not allow",
+         airflow_task_policy_statements='[{"Effect": "Allow", "Action": "s3:GetObject", '
+                                        '"Resource": "arn:aws:s3:::payments/*"}]'),
+    # who reaches the UI, and how they sign in (airflow_platform/ui_access_rules.py)
+    case("ui_exposure", "ui_exposure", "use internal or internet-facing", ui_exposure="public"),
+    case("oidc_issuer_url", "oidc_issuer_url", "use the provider's https issuer URL",
+         oidc_issuer_url="http://login.example.com", oidc_client_id="airflow"),
+    case("oidc_client_id", "oidc_client_id", "use the client id as the provider shows it",
+         oidc_issuer_url="https://login.example.com", oidc_client_id="{{ .Values }}"),
+    case("oidc_groups_claim", "oidc_groups_claim", "use a claim name such as groups", oidc_groups_claim="my groups"),
+    case("oidc_role_mappings_item", "oidc_role_mappings", "use group=Role with Role one of Admin, Op, User, Viewer",
+         oidc_issuer_url="https://login.example.com", oidc_client_id="airflow", oidc_role_mappings="admins=Root"),
+    case("ui_internet_facing_without_tls", "ui_exposure", "an internet-facing UI needs acm_certificate_arn",
+         ui_exposure="internet-facing"),
+    case("allow_plain_http_ui_in_prod", "allow_plain_http_ui", "allowed in dev only, not in prod",
+         profile="prod", ui_exposure="internet-facing", allow_plain_http_ui="true",
+         load_balancer_source_cidrs="198.51.100.0/24"),
+    case("allow_plain_http_ui_open_to_everyone", "load_balancer_source_cidrs", "never everyone",
+         ui_exposure="internet-facing", allow_plain_http_ui="true", load_balancer_source_cidrs="198.51.100.0/24,::/0"),
+    case("oidc_client_id_missing", "oidc_client_id", "set the client id", oidc_issuer_url="https://login.example.com"),
+    case("oidc_issuer_url_missing", "oidc_issuer_url", "set the identity provider's issuer",
+         oidc_role_mappings="admins=Admin"),
+    case("airflow_image_digest_missing", "airflow_image_digest", "give the digest (sha256:...) CI pushed to",
+         airflow_image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-dev/airflow"),
+    case("airflow_image_repository_not_the_platforms", "airflow_image_repository",
+         "use the infra stack's repository <account>.dkr.ecr.us-east-1.amazonaws.com/airflow-dev/airflow",
+         airflow_image_repository="123456789012.dkr.ecr.us-east-1.amazonaws.com/airflow-prod/airflow", airflow_image_digest="sha256:abababababababababababababababababababababababababababababababab"),
     # the input itself
     case("unknown_context", "nodes_max", "unknown setting in cdktf.json context", context={"nodes_max": 3}),
     case("unknown_env", "AIRFLOW_PLATFORM_NODE_MINSIZE", "unknown setting (environment variable)", node_minsize="1"),
@@ -413,3 +458,18 @@ def test_settings_are_frozen():
     s = load()
     with pytest.raises(ValidationError, match="frozen"):
         s.name = "other"  # type: ignore[misc]
+
+
+def test_the_ui_is_internal_by_default_in_both_profiles():
+    for profile in PROFILES:
+        assert load(profile=profile).ui_exposure == "internal"
+
+
+@pytest.mark.parametrize("overrides", [
+    {"ui_exposure": "internet-facing", "acm_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-1"},
+    {"ui_exposure": "internet-facing", "allow_plain_http_ui": "true", "load_balancer_source_cidrs": "198.51.100.0/24"},
+    {"oidc_issuer_url": "https://login.example.com/oauth2/default", "oidc_client_id": "0oa1b2c3",
+     "oidc_groups_claim": "cognito:groups", "oidc_role_mappings": "airflow-admins=Admin,data-eng=User"},
+])
+def test_the_ui_choices_that_are_allowed(overrides):
+    load(**overrides)

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from airflow_platform.capacity import INSTANCE_TYPES
+from airflow_platform.constructs.managed_prometheus import SCRAPE_INTERVAL
 from airflow_platform.settings import Settings
 
 PRICES_FILE = Path(__file__).resolve().parent.parent / "docs" / "monthly-cost.yaml"
@@ -57,6 +58,10 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
     multi_az = 2 if s.choices.db_multi_az else 1
     volumes_min, volumes_max = release_volumes_gib(manifests, s.celery_worker_min_replicas, workers_at_max(s))
     secrets = len(resources.get("aws_secretsmanager_secret", {})) + 1  # + the RDS-managed master secret
+    alarms = len(resources.get("aws_cloudwatch_metric_alarm", {}))
+
+    # An internet-facing NLB has a public IPv4 address in each AZ's subnet, billed by the hour; an internal one none.
+    public_ips = len(s.availability_zones) if s.ui_exposure == "internet-facing" else 0
 
     def fixed(what: str, value: float) -> Line:
         return Line(what, value, value)
@@ -75,11 +80,27 @@ def monthly_lines(s: Settings, infra: dict, manifests: list[dict], data: dict) -
               s.db_allocated_storage_gib * p["rds_gp3_gb_month"] * multi_az),
         Line("Airflow volumes (workers, triggerer, Redis; gp3)", volumes_min * p["ebs_gp3_gb_month"],
              volumes_max * p["ebs_gp3_gb_month"]),
-        fixed(f"Network Load Balancer ({a['nlb_lcus']} LCU)", (p["nlb_hour"] + a["nlb_lcus"] * p["nlb_lcu_hour"]) * hours),
+        fixed(f"Network Load Balancer ({s.ui_exposure}, {a['nlb_lcus']} LCU"
+              + (f", {public_ips} public IPv4)" if public_ips else ")"),
+              (p["nlb_hour"] + a["nlb_lcus"] * p["nlb_lcu_hour"] + public_ips * p["public_ipv4_hour"]) * hours),
         fixed(f"CloudWatch Logs ({a['logs_gb_month']} GB ingested)", a["logs_gb_month"] * p["cloudwatch_logs_gb"]),
+        # Ingested once, then kept for the retention (at most the ingested volume x retention months).
+        fixed(f"component logs ({a['component_logs_gb_month']} GB/month, kept {s.component_log_retention_days} days)",
+              a["component_logs_gb_month"] * (p["cloudwatch_logs_gb"] + p["cloudwatch_logs_stored_gb_month"]
+                                               * s.component_log_retention_days / 30)),
+        fixed(f"Managed Prometheus (1 collector, {a['amp_active_series']} series every {SCRAPE_INTERVAL})",
+              p["amp_collector_hour"] * hours + amp_samples_month(a["amp_active_series"], hours) / 1e7
+              * (p["amp_collected_10m_samples"] + p["amp_ingested_10m_samples"])),
+        fixed(f"CloudWatch alarms ({alarms})", alarms * p["cloudwatch_alarm_month"]),
         fixed(f"KMS keys ({len(resources.get('aws_kms_key', {}))}) and secrets ({secrets})",
               len(resources.get("aws_kms_key", {})) * p["kms_key_month"] + secrets * p["secret_month"]),
     ]
+
+
+def amp_samples_month(series: int, hours: int) -> float:
+    """Samples the collector takes (and AMP ingests) in a month: one per series per scrape."""
+    seconds = int(SCRAPE_INTERVAL.rstrip("s"))
+    return series * hours * 3600 / seconds
 
 
 def workers_at_max(s: Settings) -> int:

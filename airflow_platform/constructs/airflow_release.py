@@ -14,21 +14,24 @@ from cdktf_cdktf_provider_kubernetes.data_kubernetes_service_v1 import (
 )
 from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV1Metadata
 
-from airflow_platform.airflow_identity import LOG_COMPONENTS, RELEASE_NAME, service_account_name
+from airflow_platform.airflow_identity import AIRFLOW_COMPONENTS, RELEASE_NAME, service_account_name
+from airflow_platform.airflow_image import AirflowImage
 from airflow_platform.constructs.airflow_release_props import (
     Availability, CeleryWorkers, GitSync, InfraRefs, LoadBalancedUi,
 )
 from airflow_platform.constructs.airflow_secrets import AirflowSecrets, DatabaseConnection
 from airflow_platform.constructs.db_role_bootstrap import DbRoleBootstrap
+from airflow_platform.secrets_backend import LOOKUP_COMPONENTS, backend_env
+from airflow_platform.constructs.oidc_client_secret import OidcClientSecret
+from airflow_platform.constructs.ui_load_balancer import api_server_service
+from airflow_platform.oidc_sign_in import OidcSignIn, chart_values as oidc_chart_values
 
 CHART_REPOSITORY = "https://airflow.apache.org"
 CHART_NAME = "airflow"
-AIRFLOW_IMAGE = "apache/airflow"  # the chart's default image repository
 HELM_DIR = Path(__file__).resolve().parents[2] / "helm"
 VALUES_FILE = HELM_DIR / "values.yaml"
 KNOWN_HOSTS_FILE = HELM_DIR / "git_known_hosts"
-HEALTH_PATH = "/api/v2/monitor/health"
-# The chart's value key of each component whose service account gets the task-logs role.
+# The chart's value key of each component with a service account of its own.
 CHART_KEYS = {"worker": "workers", "scheduler": "scheduler", "triggerer": "triggerer",
               "dag-processor": "dagProcessor", "api-server": "apiServer"}
 # The chart's value key of each long-running component that holds the Airflow role's password
@@ -45,7 +48,7 @@ __all__ = ["AirflowRelease", "Availability", "CeleryWorkers", "DatabaseConnectio
 
 
 class AirflowRelease(Construct):
-    """The chart at `chart_version` in `namespace`, running `apache/airflow:<image_tag>`.
+    """The chart at `chart_version` in `namespace`, running `image` (the official or the team's) everywhere.
 
     Values are `helm/values.yaml` (static choices) with `computed_values()` on top (these
     props and the infra stack's references). Secrets reach the chart only as Secret names.
@@ -61,16 +64,19 @@ class AirflowRelease(Construct):
     it, then, through the `airflow-platform/db-password-version` pod annotation, restarts
     PgBouncer and Airflow. A failed Job stops the apply before the Secrets change.
 
+    `sign_in`: an OIDC identity provider users sign in with (oidc_sign_in.py); None keeps the
+    local users (the generated admin).
+
     `depends_on`: what must exist before the chart (the default StorageClass, the autoscaler,
     KEDA when workers autoscale).
     """
 
     url: str  # the UI's address: http(s)://<load balancer hostname>
 
-    def __init__(self, scope: Construct, id: str, *, namespace: str, chart_version: str, image_tag: str,
+    def __init__(self, scope: Construct, id: str, *, namespace: str, chart_version: str, image: AirflowImage,
                  region: str, git_sync: GitSync, ui: LoadBalancedUi, database: DatabaseConnection,
                  infra: InfraRefs, workers: CeleryWorkers = CeleryWorkers(),
-                 availability: Availability = Availability(),
+                 availability: Availability = Availability(), sign_in: OidcSignIn | None = None,
                  depends_on: list[ITerraformDependable] = ()) -> None:
         super().__init__(scope, id)
         namespace_name = NamespaceV1(self, "namespace", metadata=NamespaceV1Metadata(name=namespace)).metadata.name
@@ -78,7 +84,7 @@ class AirflowRelease(Construct):
                                  secret_arns=infra.secret_arns)
         # Airflow's own database role, before anything logs in as it.
         db_role = DbRoleBootstrap(
-            self, "db_role", namespace=namespace_name, image=f"{AIRFLOW_IMAGE}:{image_tag}",
+            self, "db_role", namespace=namespace_name, image=image.reference,
             database=database, master_secret_arn=infra.master_secret_arn,
             password_secret_arn=infra.secret_arns["db-password"], password_version_id=secrets.db_password.version_id,
             role_arn=infra.db_bootstrap_role_arn,
@@ -87,7 +93,7 @@ class AirflowRelease(Construct):
         # rewritten only after the Job set it on the role, and the chart (which restarts
         # PgBouncer and Airflow on the new version) only after both.
         secrets.write_after(secrets.db_password, db_role.job)
-        values = computed_values(image_tag=image_tag, region=region, git_sync=git_sync, ui=ui, workers=workers,
+        values = computed_values(image=image, region=region, git_sync=git_sync, ui=ui, workers=workers,
                                  availability=availability, secrets=secrets, infra=infra)
         # A new Airflow role password restarts every long-running pod that holds it (Airflow's and
         # PgBouncer's). Not through `airflowPodAnnotations`: the chart puts those on its Jobs too, and a
@@ -97,6 +103,19 @@ class AirflowRelease(Construct):
         password_version = {"airflow-platform/db-password-version": "${" + secrets.db_password.version_id + "}"}
         for component in PASSWORD_HOLDERS:
             values.setdefault(component, {}).setdefault("podAnnotations", {}).update(password_version)
+        sign_in_resources = []
+        if sign_in:  # the identity provider's sign-in replaces the local one (docs/security.md)
+            client_secret = OidcClientSecret(self, "oidc_client_secret", namespace=namespace_name,
+                                             secret_id=sign_in.client_secret_id)
+            sign_in_resources.append(client_secret.secret)
+            api_server = oidc_chart_values(sign_in, client_secret.name)["apiServer"]
+            values["apiServer"].update(api_server)
+            # A new client secret version restarts the API server (it reads the secret at start).
+            values["apiServer"]["podAnnotations"]["airflow-platform/oidc-client-secret-version"] = (
+                "${" + client_secret.version_id + "}")
+        # PgBouncer reads its config once: a new database address (a switch to a restored instance,
+        # docs/restore.md) restarts it, or it would keep serving the old instance.
+        values["pgbouncer"]["podAnnotations"]["airflow-platform/db-backend"] = "${" + secrets.db_backend + "}"
         release = Release(
             self, "release", name=RELEASE_NAME, namespace=namespace_name,
             repository=CHART_REPOSITORY, chart=CHART_NAME, version=chart_version,
@@ -106,7 +125,7 @@ class AirflowRelease(Construct):
             # waits. The migration is still proven: every Airflow pod waits for it before it is ready.
             wait=True, wait_for_jobs=False, timeout=RELEASE_TIMEOUT_SECONDS, atomic=True, cleanup_on_fail=True,
             max_history=10,
-            depends_on=[*depends_on, *secrets.resources, db_role.job],
+            depends_on=[*depends_on, *secrets.resources, *sign_in_resources, db_role.job],
         )
         service = DataKubernetesServiceV1(
             self, "api_server_service", depends_on=[release],
@@ -116,7 +135,7 @@ class AirflowRelease(Construct):
         self.url = f"{ui.scheme}://{hostname}"
 
 
-def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadBalancedUi, workers: CeleryWorkers,
+def computed_values(*, image: AirflowImage, region: str, git_sync: GitSync, ui: LoadBalancedUi, workers: CeleryWorkers,
                     availability: Availability, secrets: AirflowSecrets, infra: InfraRefs) -> dict:
     """The values that depend on the props and on the infra stack's outputs."""
     a = availability
@@ -124,12 +143,17 @@ def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadB
     service = api_server_service(ui)
 
     def service_account(component: str) -> dict:
-        return {"create": True, "name": service_account_name(component),
-                "annotations": {"eks.amazonaws.com/role-arn": infra.airflow_role_arn}}
+        account = {"create": True, "name": service_account_name(component)}
+        if component in infra.airflow_role_arns:  # IRSA: the role the infra stack made for it (AirflowRoles)
+            account["annotations"] = {"eks.amazonaws.com/role-arn": infra.airflow_role_arns[component]}
+        return account
 
     values: dict = {
-        "defaultAirflowTag": image_tag,
-        "airflowVersion": image_tag,
+        # The chart's fallback (the official image of the same version) and the Airflow version it
+        # renders for; `images.airflow` is what every Airflow container and the migration job run.
+        "defaultAirflowTag": image.tag,
+        "airflowVersion": image.tag,
+        "images": {"airflow": image.chart_values()},
         "fernetKeySecretName": secrets.fernet_key,
         "apiSecretKeySecretName": secrets.api_secret_key,
         "jwtSecretName": secrets.jwt_secret,
@@ -176,8 +200,12 @@ def computed_values(*, image_tag: str, region: str, git_sync: GitSync, ui: LoadB
             "remote_log_conn_id": "aws_default",
         }},
     }
-    for component in LOG_COMPONENTS:
+    for component in AIRFLOW_COMPONENTS:
         values.setdefault(CHART_KEYS[component], {})["serviceAccount"] = service_account(component)
+    # Connections and variables from Secrets Manager where task and trigger code runs, and only
+    # there (airflow_platform/secrets_backend.py cites the Airflow source that decides).
+    for component in LOOKUP_COMPONENTS:
+        values.setdefault(CHART_KEYS[component], {}).setdefault("env", []).extend(backend_env(infra.secrets_prefix, region))
     return values
 
 
@@ -190,28 +218,6 @@ class _PlainDumper(yaml.SafeDumper):
 
 def to_yaml(values: dict) -> str:
     return yaml.dump(values, Dumper=_PlainDumper, sort_keys=True)
-
-
-def api_server_service(ui: LoadBalancedUi) -> dict:
-    """An internet-facing Network Load Balancer in front of the API server (the UI)."""
-    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-    annotations = {
-        # EKS's built-in controller reads `type` and `internal`; the AWS Load Balancer
-        # Controller, where installed, reads `scheme`.
-        f"{prefix}type": "nlb",
-        f"{prefix}scheme": "internet-facing",
-        f"{prefix}internal": "false",
-        f"{prefix}healthcheck-protocol": "HTTP",
-        f"{prefix}healthcheck-path": HEALTH_PATH,
-        f"{prefix}healthcheck-port": "traffic-port",
-    }
-    if ui.certificate_arn:
-        annotations |= {f"{prefix}ssl-cert": ui.certificate_arn, f"{prefix}ssl-ports": "https"}
-        ports = [{"name": "https", "port": 443, "targetPort": "api-server"}]
-    else:
-        ports = [{"name": "http", "port": 80, "targetPort": "api-server"}]
-    return {"type": "LoadBalancer", "annotations": annotations, "ports": ports,
-            "loadBalancerSourceRanges": list(ui.source_cidrs)}
 
 
 def execution_api_url(service: dict) -> str:

@@ -6,6 +6,7 @@ The stack maps settings onto these; the construct never sees the whole Settings 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -43,11 +44,17 @@ class Availability:
 
 @dataclass(frozen=True)
 class LoadBalancedUi:
-    """The API server (web UI) behind an internet-facing NLB reachable from `source_cidrs`;
-    HTTPS on 443 with `certificate_arn` (ACM), else HTTP on 80."""
+    """The API server (web UI) behind an NLB reachable from `source_cidrs`: `internal` (the VPC, its
+    peers, a VPN) or `internet-facing`; HTTPS on 443 with `certificate_arn` (ACM), else HTTP on 80.
+    Settings refuse an internet-facing one without a certificate unless dev explicitly allows it."""
 
     source_cidrs: tuple[str, ...]
     certificate_arn: str = ""
+    exposure: str = "internal"
+
+    @property
+    def internal(self) -> bool:
+        return self.exposure == "internal"
 
     @property
     def scheme(self) -> str:
@@ -58,8 +65,9 @@ class LoadBalancedUi:
 class InfraRefs:
     """What AirflowRelease needs from the infra stack (its outputs, as Terraform references)."""
 
-    airflow_role_arn: str  # IRSA role of Airflow's service accounts (task logs)
+    airflow_role_arns: Mapping[str, str]  # chart component -> its IRSA role; a component absent has none
     logs_bucket_name: str
+    secrets_prefix: str  # settings.prefix: connections and variables are `<this>/airflow/{connections,variables}/*`
     secret_arns: dict[str, str]  # generated secret name -> Secrets Manager ARN
     master_secret_arn: str  # the RDS-managed master secret: only the role bootstrap Job reads it
     db_bootstrap_role_arn: str

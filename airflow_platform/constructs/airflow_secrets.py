@@ -61,9 +61,10 @@ class SecretSource:
         self.version_id = f"local.{current.friendly_unique_id}"
 
 
-def revision(*sources: SecretSource) -> float:
-    """A number that changes when any source gets a new current version (48 bits of a sha256)."""
-    ids = ", ".join(s.version_id for s in sources)
+def revision(*sources: SecretSource, also: tuple[str, ...] = ()) -> float:
+    """A number that changes when any source gets a new current version, or any expression of
+    `also` a new value (48 bits of a sha256)."""
+    ids = ", ".join([*(s.version_id for s in sources), *also])
     return Token.as_number("${" + f"parseint(substr(sha256(join(\",\", [{ids}])), 0, 12), 16)" + "}")
 
 
@@ -73,6 +74,9 @@ class AirflowSecrets(Construct):
 
     resources: list[SecretV1]  # the chart depends on them
     db_password: SecretSource  # the Airflow role's password: its `version_id` restarts the pods that hold it
+    # An expression of where PgBouncer connects (address:port/name): a new one (a switch to a
+    # restored instance) rewrites PgBouncer's config and, through a pod annotation, restarts it.
+    db_backend: str
     # The Secret names, each set in the chart value that reads it:
     metadata_connection: str
     result_backend_connection: str
@@ -100,6 +104,8 @@ class AirflowSecrets(Construct):
         role = database.role
         password_url = "${" + f"urlencode({db.value})" + "}"
         pgbouncer = f"{RELEASE_NAME}-pgbouncer.{namespace}:{PGBOUNCER_PORT}"
+        backend = TerraformLocal(self, "db_backend", f"{database.address}:{database.port}/{database.name}")
+        self.db_backend = f"local.{backend.friendly_unique_id}"
 
         # PgBouncer listens in-cluster without TLS; PgBouncer -> RDS requires TLS.
         self.metadata_connection = self._secret("metadata", {
@@ -113,7 +119,7 @@ class AirflowSecrets(Construct):
             "pgbouncer.ini": pgbouncer_ini(database),
             # users.txt quotes with "; a " inside a value is doubled.
             "users.txt": f'"{role}" "${{replace({db.value}, "\\"", "\\"\\"")}}"\n',
-        }, db)
+        }, db, also=(self.db_backend,))
         self.pgbouncer_stats = self._secret("pgbouncer-stats", {
             "connection": f"postgresql://{role}:{password_url}@127.0.0.1:{PGBOUNCER_PORT}/pgbouncer?sslmode=disable",
         }, db)
@@ -140,9 +146,9 @@ class AirflowSecrets(Construct):
         for secret in self._built_from[source]:
             secret.depends_on = [*(secret.depends_on or []), *addresses]
 
-    def _secret(self, suffix: str, data: dict[str, str], *sources: SecretSource) -> str:
+    def _secret(self, suffix: str, data: dict[str, str], *sources: SecretSource, also: tuple[str, ...] = ()) -> str:
         secret = SecretV1(
-            self, suffix.replace("-", "_"), type="Opaque", data_wo=data, data_wo_revision=revision(*sources),
+            self, suffix.replace("-", "_"), type="Opaque", data_wo=data, data_wo_revision=revision(*sources, also=also),
             metadata=SecretV1Metadata(name=f"{RELEASE_NAME}-{suffix}", namespace=self._namespace,
                                       labels={"app.kubernetes.io/managed-by": "terraform"}),
         )

@@ -1,4 +1,4 @@
-"""EksWithCsi: an EKS cluster with a managed node group and the EBS CSI driver."""
+"""EksWithCsi: an EKS cluster with a managed node group, its managed add-ons and the EBS CSI driver."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from cdktf import Fn, TerraformResourceLifecycle
 from constructs import Construct
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_eks_addon_version import DataAwsEksAddonVersion
 from cdktf_cdktf_provider_aws.eks_access_entry import EksAccessEntry
 from cdktf_cdktf_provider_aws.eks_access_policy_association import (
     EksAccessPolicyAssociation, EksAccessPolicyAssociationAccessScope,
@@ -37,6 +38,20 @@ from airflow_platform.instance_architecture import is_graviton
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 EBS_CSI_SERVICE_ACCOUNT = "kube-system:ebs-csi-controller-sa"
+# The add-ons nodes need to become Ready (pod networking, Service routing): created before the
+# node group, so the nodes join with them. CoreDNS and the EBS CSI driver run Deployments that
+# need nodes: the provider waits for an add-on to leave CREATING and DEGRADED (addon.go,
+# waitAddonCreated), which a Deployment with nowhere to schedule never does.
+BEFORE_NODES = ("vpc-cni", "kube-proxy")
+AFTER_NODES = ("coredns",)  # and aws-ebs-csi-driver, which has its own role
+# Adopting what EKS installed at creation: with OVERWRITE, "if the self-managed version of the
+# add-on is installed on your cluster and the Amazon EKS default value is different than the
+# existing value, Amazon EKS changes the value to the Amazon EKS default value"; with NONE
+# "creation of the add-on might fail" (EKS API Reference, CreateAddon, resolveConflicts). On
+# update, OVERWRITE puts a changed value back to the EKS default (UpdateAddon): this platform
+# sets no add-on configuration, so any value changed by hand is drift to remove, and the
+# provider's own hint on a failed update is OVERWRITE (addon.go, resourceAddonUpdate).
+RESOLVE_CONFLICTS = {"resolve_conflicts_on_create": "OVERWRITE", "resolve_conflicts_on_update": "OVERWRITE"}
 
 
 class EksWithCsi(Construct):
@@ -52,9 +67,11 @@ class EksWithCsi(Construct):
       Both are keyed by construct id (the Terraform address: keep it stable across deploys).
     - One managed node group in the private subnets from a launch template: IMDSv2 only
       with hop limit 1 (pods cannot borrow the node's role), encrypted gp3 root volume,
-      the node security group.
-    - IAM OIDC provider, the `aws-ebs-csi-driver` add-on with its own IRSA role that only
-      `kube-system:ebs-csi-controller-sa` can assume.
+      the node security group. Its Kubernetes version is the cluster's: a new
+      `kubernetes_version` updates the control plane, then rolls the nodes (docs/upgrading.md).
+    - Managed add-ons vpc-cni, kube-proxy, CoreDNS and `aws-ebs-csi-driver` (with its own
+      IRSA role that only `kube-system:ebs-csi-controller-sa` can assume), each at the most
+      recent version AWS lists for the cluster's Kubernetes version, read at plan time.
     """
 
     cluster_name: str  # what the apps stack looks the cluster up by
@@ -171,6 +188,7 @@ class EksWithCsi(Construct):
                 for kind in ("instance", "volume")
             ],
         )
+        networking_addons = [self._managed_addon(cluster, kubernetes_version, addon) for addon in BEFORE_NODES]
         node_group = EksNodeGroup(
             self, "node_group", cluster_name=cluster.name, node_group_name=f"{name}-default",
             node_role_arn=node_role.arn, subnet_ids=vpc.private_subnet_ids, instance_types=instance_types,
@@ -180,9 +198,18 @@ class EksWithCsi(Construct):
             update_config=EksNodeGroupUpdateConfig(max_unavailable=1),
             launch_template=EksNodeGroupLaunchTemplate(id=launch_template.id,
                                                        version=Fn.tostring(launch_template.latest_version)),
+            # The cluster's version, by reference: a version bump updates the control plane first,
+            # then the nodes (UpdateNodegroupVersion, in place). Unset, the provider sends no version
+            # on update and never diffs it ("Terraform will only perform drift detection if a
+            # configuration value is provided", aws_eks_node_group docs; node_group.go,
+            # resourceNodeGroupUpdate), so the nodes stayed on the old kubelet. Allowed with this
+            # launch template because it names no AMI: "If you specify launchTemplate, and your
+            # launch template uses a custom AMI, then don't specify version" (EKS API Reference,
+            # UpdateNodegroupVersion).
+            version=cluster.version,
             # An autoscaler owns the desired size once the group runs.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["scaling_config[0].desired_size"]),
-            depends_on=node_policies,
+            depends_on=[*node_policies, *networking_addons],
         )
 
         # --- IRSA and the EBS CSI driver ---------------------------------------------------
@@ -193,17 +220,38 @@ class EksWithCsi(Construct):
             self, "ebs_csi_role", name=f"{name}-ebs-csi-driver", oidc=oidc, service_accounts=[EBS_CSI_SERVICE_ACCOUNT],
             managed_policy_arns=(aws_managed_policy("service-role/AmazonEBSCSIDriverPolicy"),),
         )
-        EksAddon(
-            self, "ebs_csi_driver", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
-            service_account_role_arn=ebs_csi_role.arn, resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            # The controller needs nodes to schedule on; its role must be usable first.
-            depends_on=[node_group, *ebs_csi_role.attachments],
-        )
+        for addon in AFTER_NODES:
+            self._managed_addon(cluster, kubernetes_version, addon, depends_on=[node_group])
+        # The controller needs nodes to schedule on; its role must be usable first. Its construct
+        # id is the one it always had: the Terraform address existing deployments hold.
+        self._managed_addon(cluster, kubernetes_version, "aws-ebs-csi-driver", id="ebs_csi_driver",
+                            service_account_role_arn=ebs_csi_role.arn,
+                            depends_on=[node_group, *ebs_csi_role.attachments])
 
         self.cluster_name = cluster.name
         self.node_security_group_id = node_sg.id
         self.oidc = oidc
+
+    def _managed_addon(self, cluster: EksCluster, kubernetes_version: str, addon: str, *, id: str | None = None,
+                       **options) -> EksAddon:
+        """`addon` as an EKS managed add-on at the most recent version AWS lists for the cluster's
+        Kubernetes version (DescribeAddonVersions, read at plan time), adopting the self-managed
+        copy EKS installed at creation.
+
+        Resolved, not pinned: the version follows `kubernetes_version` (the cluster's) in the
+        same plan that upgrades the cluster (every version AWS lists for a Kubernetes version is
+        one it supports on it), and no table here can fall behind AWS's. The cost: a plan can show an add-on
+        update that no commit made, when AWS publishes a newer build; it is reviewed in the
+        plan like any other change (docs/upgrading.md)."""
+        key = id or addon.replace("-", "_")
+        # The version as configured, not `cluster.version`: Terraform reads a data source that
+        # refers to a resource with changes pending only at apply ("will be read during apply"),
+        # so an upgrade's plan would show the add-on versions as unknown. The add-on itself
+        # refers to the cluster, so it is updated after the control plane all the same.
+        version = DataAwsEksAddonVersion(self, f"{key}_version", addon_name=addon, most_recent=True,
+                                         kubernetes_version=kubernetes_version)
+        return EksAddon(self, key, cluster_name=cluster.name, addon_name=addon, addon_version=version.version,
+                        **RESOLVE_CONFLICTS, **options)
 
 
 def ami_type(instance_types: list[str]) -> str:

@@ -30,12 +30,14 @@ class AirflowSecretStore(Construct):
 
     arns: dict[str, str]  # generated secret name (GENERATED) -> its secret's ARN
     bootstrap_role_arn: str  # for the database-role bootstrap Job's service account (apps stack)
+    key_arn: str  # the platform's secrets key: also the key of the connections and variables Airflow reads
 
     def __init__(self, scope: Construct, id: str, *, prefix: str, namespace: str, recovery_window_days: int,
                  master_secret_arn: str, master_secret_key_arn: str, oidc: ClusterOidc) -> None:
         super().__init__(scope, id)
         key = EncryptionKey(self, "key", alias=f"{prefix}-airflow-secrets",
                             description=f"Airflow's generated secrets of {prefix}")
+        self.key_arn = key.arn
         self.arns = {}
         for g in GENERATED:
             tf_id = g.name.replace("-", "_")

@@ -1,4 +1,4 @@
-"""TaskLogs: the S3 bucket Airflow writes task logs to, and the IAM role (IRSA) that writes them."""
+"""TaskLogs: the S3 bucket Airflow writes task logs to, and what a role needs to write or read them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from constructs import Construct
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 from airflow_platform.constructs.aws_account import AwsAccount
-from airflow_platform.constructs.irsa_role import ClusterOidc, IrsaRole
 from airflow_platform.constructs.kms import EncryptionKey
 from airflow_platform.constructs.private_bucket import expire_old_versions, harden_bucket, tls_only_policy
 
@@ -18,16 +17,16 @@ class TaskLogs(Construct):
     - A bucket `<name>-logs-<account>-<region>`: versioned, encrypted with its own KMS key,
       never public, TLS only; overwritten versions expire after 90 days. `force_destroy`
       lets a destroy empty it (the dev profile).
-    - An IRSA role, through the cluster's `oidc` provider, that only `service_accounts`
-      (`namespace:name`) can assume, allowed to list the bucket, read, write and delete its
-      objects, and use its key for that: nothing else.
+
+    Who may use it is decided by AirflowRoles: `writer_statements()` for the components that
+    upload task logs, `reader_statements()` for the API server, which shows them.
     """
 
     bucket_name: str  # for Airflow's remote_base_log_folder
-    role_arn: str  # for the service accounts' eks.amazonaws.com/role-arn annotation
+    bucket_arn: str
+    key_arn: str
 
-    def __init__(self, scope: Construct, id: str, *, name: str, oidc: ClusterOidc, service_accounts: list[str],
-                 force_destroy: bool) -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, force_destroy: bool) -> None:
         super().__init__(scope, id)
         account = AwsAccount.of(self)
         key = EncryptionKey(self, "key", alias=f"{name}-task-logs", description=f"Airflow task logs of {name}")
@@ -37,10 +36,9 @@ class TaskLogs(Construct):
         harden_bucket(self, bucket, kms_key_arn=key.arn)
         expire_old_versions(self, bucket, noncurrent_days=90)
         tls_only_policy(self, bucket)
-        role = IrsaRole(self, "airflow_role", name=f"{name}-airflow", oidc=oidc, service_accounts=service_accounts,
-                        statements=tuple(writer_statements(bucket.arn, key.arn)))
         self.bucket_name = bucket.bucket
-        self.role_arn = role.arn
+        self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
 
 
 def writer_statements(bucket_arn: str, key_arn: str) -> list[dict]:
@@ -50,4 +48,13 @@ def writer_statements(bucket_arn: str, key_arn: str) -> list[dict]:
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
          "Resource": f"{bucket_arn}/*"},
         {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": key_arn},
+    ]
+
+
+def reader_statements(bucket_arn: str, key_arn: str) -> list[dict]:
+    """What a role needs to show task logs: list the bucket, read its objects, decrypt them."""
+    return [
+        {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket_arn},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/*"},
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": key_arn},
     ]

@@ -17,8 +17,11 @@ from airflow_platform.cluster_access import PLAN_READER_GROUP, ci_roles_have_ent
 from airflow_platform.constructs.airflow_secrets import SOURCES
 from airflow_platform.constructs.cluster_autoscaler import ClusterAutoscaler
 from airflow_platform.constructs.default_storage_class import DefaultStorageClass
+from airflow_platform.constructs.collector_access import CollectorAccess
 from airflow_platform.constructs.keda import Keda
 from airflow_platform.constructs.plan_reader import PlanReader
+from airflow_platform.oidc_sign_in import OidcSignIn, client_secret_id
+from airflow_platform.constructs.pre_upgrade_snapshot import PreUpgradeSnapshot
 from airflow_platform.setting_rules import cidrs
 from airflow_platform.settings import Settings
 from airflow_platform.stacks.aws_provider import configure_aws
@@ -54,19 +57,24 @@ class AppsStack(TerraformStack):
             # The plan role's access entry (infra stack) carries this group: read-only refreshes.
             PlanReader(self, "plan_reader", group=PLAN_READER_GROUP)
         storage = DefaultStorageClass(self, "storage")
+        CollectorAccess(self, "metrics_collector_access")  # the AMP collector's service discovery
         # Nodes follow the pods: the autoscaler is up before Airflow asks for room.
         autoscaler = ClusterAutoscaler(self, "cluster_autoscaler", region=s.region, kubernetes_version=s.eks_version,
                                        cluster_name=infra.cluster_name, role_arn=infra.cluster_autoscaler_role_arn)
-        before_airflow = [storage.storage_class, autoscaler.release]
+        # The database as it was before the chart's migrate job runs a new Airflow version on it.
+        snapshot = PreUpgradeSnapshot(self, "pre_upgrade_snapshot", db_instance_id=infra.db_instance_id,
+                                      image_tag=s.airflow_image_tag)
+        before_airflow = [storage.storage_class, autoscaler.release, snapshot.snapshot]
         if s.celery_worker_autoscaling:
             # Workers follow the queue: the ScaledObject CRD must exist before the Airflow chart creates one.
             before_airflow.append(Keda(self, "keda").release)
         release = AirflowRelease(
             self, "airflow", namespace=s.airflow_namespace, chart_version=s.chart_version,
-            image_tag=s.airflow_image_tag, region=s.region,
+            image=s.airflow_image, region=s.region,
             git_sync=GitSync(repo=s.git_sync_repo, branch=s.git_sync_branch, subpath=s.git_sync_subpath,
                              ssh_secret=s.git_sync_ssh_secret, credentials_secret=s.git_sync_credentials_secret),
-            ui=LoadBalancedUi(source_cidrs=tuple(cidrs(s.load_balancer_source_cidrs)), certificate_arn=s.acm_certificate_arn),
+            ui=LoadBalancedUi(source_cidrs=tuple(cidrs(s.load_balancer_source_cidrs)), certificate_arn=s.acm_certificate_arn,
+                            exposure=s.ui_exposure),
             workers=CeleryWorkers(min_replicas=s.celery_worker_min_replicas,
                                   max_replicas=s.celery_worker_max_replicas,
                                   autoscaling=s.celery_worker_autoscaling),
@@ -77,9 +85,12 @@ class AppsStack(TerraformStack):
             database=DatabaseConnection(address=infra.db_address, port=infra.db_port, name=infra.db_name,
                                         role=AIRFLOW_DB_ROLE),
             infra=InfraRefs(
-                airflow_role_arn=infra.airflow_role_arn, logs_bucket_name=infra.logs_bucket_name,
+                airflow_role_arns=infra.airflow_role_arns, logs_bucket_name=infra.logs_bucket_name, secrets_prefix=s.prefix,
                 secret_arns={name: infra.generated_secret_arns[name] for name in SOURCES},
                 master_secret_arn=infra.db_secret_arn, db_bootstrap_role_arn=infra.db_bootstrap_role_arn),
+            sign_in=OidcSignIn(issuer_url=s.oidc_issuer_url, client_id=s.oidc_client_id,
+                               client_secret_id=client_secret_id(s.prefix), groups_claim=s.oidc_groups_claim,
+                               role_mappings=s.oidc_role_mappings) if s.oidc_issuer_url else None,
             # the chart's volume claims bind to the default class; autoscaler and KEDA first
             depends_on=before_airflow,
         )

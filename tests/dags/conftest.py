@@ -28,6 +28,16 @@ if "airflow" in sys.modules:
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-tests-"))
 
+# The DAGs import the team's packages (requirements.txt), which the image carries and the shared
+# .venv does not: installed into a cache folder of their own (tools/team_requirements.py), put on
+# sys.path for parsing here and on PYTHONPATH for any task process.
+sys.path.insert(0, str(REPO_ROOT))
+from tools.team_requirements import install, with_pythonpath  # noqa: E402
+
+_REQUIREMENTS_DIR = install()
+sys.path.insert(0, str(_REQUIREMENTS_DIR))
+os.environ.update(with_pythonpath(dict(os.environ), _REQUIREMENTS_DIR))
+
 # Drop inherited Airflow settings (a developer's executor, secrets backend, connections,
 # variables...) so results do not depend on the shell the tests run from.
 for _name in list(os.environ):
@@ -42,6 +52,11 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         # Pipeline output; tests that inspect it point it at their own tmp_path.
         "AIRFLOW_VAR_ORDERS_ETL_BASE_PATH": str(_AIRFLOW_HOME / "orders_etl"),
+        # The orders source, as the environment-variable backend reads it (JSON form): on the
+        # platform the same connection is a secret under <prefix>/airflow/connections/, read
+        # by the worker's Secrets Manager backend first (docs/pipelines.md). Every search path
+        # of Airflow 3 holds the environment backend, so dag.test() finds it here.
+        "AIRFLOW_CONN_ORDERS_SOURCE": '{"conn_type": "http", "host": "orders.example.test"}',
     }
 )
 # unit_test_mode is deliberately not enabled: it loads Airflow's own unit_tests.cfg,

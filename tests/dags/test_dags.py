@@ -20,7 +20,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
-EXPECTED_DAG_IDS = {"example_empty_then_bash", "etl_orders_pipeline"}
+EXPECTED_DAG_IDS = {"example_empty_then_bash", "etl_orders_pipeline", "validate_order_codes"}
 ETL_DAG_ID = "etl_orders_pipeline"
 
 # Fixed so outputs are reproducible and a run never depends on today's date.
@@ -141,7 +141,8 @@ def test_dag_runs_end_to_end(dag_id: str, airflow_db, etl_base_path: Path):
 
 def test_etl_run_publishes_expected_summary_and_rerun_overwrites_it(airflow_db, etl_base_path: Path, etl):
     dag = _fresh_dag(ETL_DAG_ID)
-    expected = etl.summarise_orders(etl.validate_orders(etl.generate_orders(LOGICAL_DAY)), LOGICAL_DAY)
+    expected = {**etl.summarise_orders(etl.validate_orders(etl.generate_orders(LOGICAL_DAY)), LOGICAL_DAY),
+                "source": "orders.example.test"}  # the host of AIRFLOW_CONN_ORDERS_SOURCE (conftest.py)
     partition = etl.summary_partition_path(etl_base_path, LOGICAL_DAY)
 
     assert dag.test(logical_date=LOGICAL_DATE).state == DagRunState.SUCCESS
@@ -186,6 +187,27 @@ def test_etl_run_fails_on_bad_data_without_retrying_or_publishing(
     assert tis["transform"].state == TaskInstanceState.FAILED
     assert tis["transform"].try_number == 1, "bad data must fail fast, not use up the retries"
     assert tis["load"].state == TaskInstanceState.UPSTREAM_FAILED
+    assert not etl.summary_partition_path(etl_base_path, LOGICAL_DAY).exists()
+
+
+def test_etl_run_without_its_source_connection_fails_in_extract_with_airflows_error(
+    airflow_db, etl_base_path: Path, etl, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+):
+    """No connection anywhere Airflow searches: extract fails with Airflow's own "isn't defined"
+    (airflow/sdk/execution_time/context.py `_get_connection`), nothing is published."""
+    monkeypatch.delenv("AIRFLOW_CONN_ORDERS_SOURCE")
+    dag = _fresh_dag(ETL_DAG_ID)
+    for task in dag.tasks:
+        task.retries = 0
+
+    dag_run = dag.test(logical_date=LOGICAL_DATE)
+
+    tis = _task_instances(dag_run)
+    assert dag_run.state == DagRunState.FAILED
+    assert tis["extract"].state == TaskInstanceState.FAILED
+    assert tis["load"].state == TaskInstanceState.UPSTREAM_FAILED
+    out, err = capfd.readouterr()  # dag.test() prints the task's log (structlog) to the console
+    assert "The conn_id `orders_source` isn't defined" in out + err
     assert not etl.summary_partition_path(etl_base_path, LOGICAL_DAY).exists()
 
 

@@ -210,6 +210,8 @@ def test_ci_caches_the_pipenv_env_and_the_jsii_cache():
     assert ".venv" in caches and "hashFiles('Pipfile.lock')" in caches[".venv"]
     # jsii-runtime's package cache on Linux: ~/.cache/aws/jsii/package-cache.
     assert "~/.cache/aws/jsii/package-cache" in caches
+    # tools/previous_airflow.py's default cache folder, keyed like its own folder name.
+    assert "hashFiles('tools/previous_airflow_constraints.txt')" in caches["~/.cache/airflow-platform/previous-airflow"]
     make_test = step_index(ci_steps, lambda s: runs(s, r"^make test$"))
     assert all(i < make_test for i, s in enumerate(ci_steps) if uses(s, "actions/cache"))
 
@@ -1006,3 +1008,30 @@ def test_the_comment_command_can_print_instead_of_posting(tmp_path, capsys, monk
     assert pc.main(["comment", "--results", str(results), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(pc.marker("infra")) and "✅" in out and "No changes." in out
+
+
+# --- the team's image ----------------------------------------------------------------------------
+
+
+def test_deploy_builds_the_team_image_only_when_missing_and_deploys_it_by_digest():
+    """scripts/team_image.py names the image by its files' contents (tests/test_team_image.py):
+    no image with that tag means Dockerfile or requirements.txt changed. The deploy then reads the
+    digest ECR recorded and passes that to the settings: never the tag, which could move."""
+    job_steps = steps(load("deploy-environment.yml"), "deploy")
+    creds = step_index(job_steps, lambda s: uses(s, "aws-actions/configure-aws-credentials"))
+    find = step_index(job_steps, lambda s: runs(s, r"scripts/team_image\.py find --github-output "))
+    build = step_index(job_steps, lambda s: runs(s, r"\bdocker push\b"))
+    by_digest = step_index(job_steps, lambda s: runs(s, r"scripts/team_image\.py find --require --github-env "))
+    deploy = step_index(job_steps, lambda s: runs(s, r"\bcdktf deploy\b"))
+    assert creds < find < build < by_digest < deploy
+    image = job_steps[find]["id"]
+    assert job_steps[build]["if"] == (f"steps.{image}.outputs.repository != '' && "
+                                      f"steps.{image}.outputs.digest == ''")
+    assert job_steps[by_digest]["if"] == f"steps.{image}.outputs.repository != ''"
+    script = job_steps[build]["run"]
+    assert re.search(r'docker build --pull --build-arg AIRFLOW_VERSION="\$AIRFLOW_VERSION" --tag "\$REPOSITORY:\$TAG" \.',
+                     script), script
+    assert job_steps[build]["env"]["AIRFLOW_VERSION"] == f"${{{{ steps.{image}.outputs.airflow_version }}}}"
+    # Nothing hands the tag to the deploy: only the digest step writes the settings.
+    for step in job_steps[by_digest + 1:]:
+        assert "outputs.tag" not in json.dumps(step), step.get("name")

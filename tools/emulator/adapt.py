@@ -27,8 +27,8 @@ from typing import Callable
 
 # Every service the infra stack's resources and data sources call, plus those the provider
 # may touch while reading them. An endpoint missing here would send a call to real AWS.
-SERVICES = ("autoscaling", "cloudwatch", "dynamodb", "ec2", "eks", "elb", "elbv2", "iam", "kms", "logs",
-            "rds", "s3", "secretsmanager", "ssm", "sts")
+SERVICES = ("amp", "autoscaling", "cloudwatch", "dynamodb", "ec2", "ecr", "eks", "elb", "elbv2", "iam", "kms", "logs",
+            "rds", "s3", "secretsmanager", "sns", "ssm", "sts")
 CREDENTIAL = "test"
 # Created by the cycle in moto before `terraform init`, as the bootstrap stack creates the real one.
 STATE_BUCKET = "emulator-tfstate"
@@ -107,6 +107,19 @@ def _remove_resource_type(stack: dict, rtype: str) -> bool:
     return True
 
 
+def _remove_data_type(stack: dict, dtype: str) -> bool:
+    """Drop every data source of `dtype`; refuses if anything left in the stack refers to one."""
+    removed = stack.get("data", {}).pop(dtype, None)
+    if not removed:
+        return False
+    if not stack["data"]:
+        del stack["data"]
+    dangling = sorted({m.group(0) for m in re.finditer(rf"\bdata\.{re.escape(dtype)}\.[A-Za-z0-9_-]+", json.dumps(stack))})
+    if dangling:
+        raise ValueError(f"cannot leave data.{dtype} out for the emulator: still referred to as {dangling}")
+    return True
+
+
 def _ignore_changes(resource: dict, *attributes: str) -> None:
     lifecycle = resource.setdefault("lifecycle", {})
     ignored = lifecycle.get("ignore_changes", [])
@@ -117,9 +130,37 @@ def _ignore_changes(resource: dict, *attributes: str) -> None:
 
 # --- the gaps -------------------------------------------------------------------------------
 
+def no_prometheus_scraper(stack: dict) -> bool:
+    """GAP: moto's AMP (5.2, moto/amp/urls.py) has workspaces, rule groups namespaces and
+    alert manager definitions, but no scraper API; creating `aws_prometheus_scraper` fails
+    (404). Its access entry goes with the other access entries."""
+    return _remove_resource_type(stack, "aws_prometheus_scraper")
+
+
+def amp_without_kms_and_tags(stack: dict) -> bool:
+    """GAP: moto's AMP DescribeWorkspace omits `kmsKeyArn` (the workspace is replaced on every
+    plan, and its rule groups and alert manager with it), and its workspaces and rule groups
+    namespaces read back `tags = {}` where the configuration has none (seen in the re-plan)."""
+    found = False
+    for rtype, attributes in (("aws_prometheus_workspace", ("kms_key_arn", "tags")),
+                              ("aws_prometheus_rule_group_namespace", ("tags",))):
+        for resource in _resources(stack, rtype).values():
+            _ignore_changes(resource, *attributes)
+            found = True
+    return found
+
+
 def no_eks_addons(stack: dict) -> bool:
-    """GAP: moto has no EKS add-on API; creating `aws_eks_addon` fails with 404."""
-    return _remove_resource_type(stack, "aws_eks_addon")
+    """GAP: moto has no EKS add-on API; creating `aws_eks_addon` fails with 404, and so does
+    DescribeAddonVersions, which `data.aws_eks_addon_version` (the add-ons' versions) calls at
+    plan. The add-ons go first: they refer to the data sources. The node group's `depends_on`
+    on the networking add-ons (an order, no value) goes with them."""
+    for items in stack.get("resource", {}).values():
+        for body in items.values():
+            if "depends_on" in body:
+                body["depends_on"] = [d for d in body["depends_on"] if not d.startswith("aws_eks_addon.")]
+    removed = _remove_resource_type(stack, "aws_eks_addon")
+    return _remove_data_type(stack, "aws_eks_addon_version") or removed
 
 
 def no_db_parameter_values(stack: dict) -> bool:
@@ -183,11 +224,19 @@ def launch_template_own_tags_not_template_data(stack: dict) -> bool:
 def db_instance_without_performance_insights(stack: dict) -> bool:
     """GAP: moto's RDS does not model Performance Insights: DescribeDBInstances reports it
     disabled with no KMS key, so `performance_insights_enabled` (false -> true) and
-    `performance_insights_kms_key_id` diff on every plan."""
+    `performance_insights_kms_key_id` diff on every plan. And an instance created with it
+    cannot be restored: moto's restore_db_instance_to_point_in_time copies the source's
+    attributes by name, `performance_insights_enabled` is not the constructor's
+    `enable_performance_insights`, and the copied KMS key then fails its own check
+    ("To enable Performance Insights, EnablePerformanceInsights must be set to 'true'",
+    moto/rds/models.py). So the arguments are not sent, and changes to them ignored."""
     instances = _resources(stack, "aws_db_instance")
     found = False
     for instance in instances.values():
         if instance.get("performance_insights_enabled"):
+            for attribute in ("performance_insights_enabled", "performance_insights_kms_key_id",
+                              "performance_insights_retention_period"):
+                instance.pop(attribute, None)
             _ignore_changes(instance, "performance_insights_enabled", "performance_insights_kms_key_id",
                             "performance_insights_retention_period")
             found = True
@@ -195,7 +244,8 @@ def db_instance_without_performance_insights(stack: dict) -> bool:
 
 
 GAPS: tuple[Adaptation, ...] = (
-    Adaptation("no EKS add-on API", "aws_eks_addon create fails (404)", no_eks_addons),
+    Adaptation("no EKS add-on API", "aws_eks_addon create and data.aws_eks_addon_version read fail (404)",
+        no_eks_addons),
     Adaptation("DescribeDBParameters omits Source", "aws_db_parameter_group parameters diff on every plan",
         no_db_parameter_values),
     Adaptation("node group: remote_access injected, update_config dropped, no DescribeUpdate",
@@ -203,13 +253,17 @@ GAPS: tuple[Adaptation, ...] = (
     Adaptation("EKS: no accessConfig in DescribeCluster, no access-entry API",
         "aws_eks_cluster replaced on every plan; access entries fail to create (404)",
         eks_cluster_without_access_api),
+    Adaptation("AMP: no scraper API", "aws_prometheus_scraper create fails (404)", no_prometheus_scraper),
+    Adaptation("AMP: no kmsKeyArn in DescribeWorkspace, empty tags read back",
+        "aws_prometheus_workspace (and its rules, alert manager) replaced on every plan", amp_without_kms_and_tags),
     Adaptation("EKS: no upgradePolicy", "aws_eks_cluster upgrade_policy diffs on every plan",
         eks_cluster_without_upgrade_policy),
     Adaptation("launch template: its own tags copied into the template data",
         "aws_launch_template gets a new version, and the node group an update, on every plan",
         launch_template_own_tags_not_template_data),
     Adaptation("RDS: no Performance Insights",
-        "aws_db_instance performance_insights_enabled/kms_key_id diff on every plan",
+        "aws_db_instance performance_insights_enabled/kms_key_id diff on every plan; such an instance cannot be"
+        " restored",
         db_instance_without_performance_insights),
 )
 

@@ -21,9 +21,10 @@ _CALL_RE = re.compile(r'(?:aws\.operation|rpc\.method)=("?)(?P<op>[A-Za-z0-9]+)\
                       r'(?:aws\.operation|rpc\.method)=("?)(?P<op2>[A-Za-z0-9]+)')
 # SDK service id -> IAM service prefix.
 SERVICE_PREFIX = {
-    "EC2": "ec2", "EKS": "eks", "RDS": "rds", "KMS": "kms", "IAM": "iam", "S3": "s3", "STS": "sts",
+    "EC2": "ec2", "ECR": "ecr", "EKS": "eks", "RDS": "rds", "KMS": "kms", "IAM": "iam", "S3": "s3", "STS": "sts",
     "CloudWatch Logs": "logs", "Secrets Manager": "secretsmanager", "SSM": "ssm", "Auto Scaling": "autoscaling",
     "Elastic Load Balancing v2": "elasticloadbalancing", "Elastic Load Balancing": "elasticloadbalancing",
+    "CloudWatch": "cloudwatch", "SNS": "sns", "amp": "aps",  # AMP's SDK id is `amp`, its IAM prefix `aps`
 }
 # S3 operations whose IAM action has another name (the S3 service authorization reference).
 S3_ACTIONS = {

@@ -5,19 +5,20 @@ available here, and no API server stands behind moto's EKS endpoint. Its AWS pro
 though, makes real calls in every plan, apply and destroy (CI's plan and deploy roles must
 allow them): it reads the cluster (`data.aws_eks_cluster`), each secret's versions
 (`data.aws_secretsmanager_secret_versions`: ListSecretVersionIds) and each secret's value
-(`ephemeral.aws_secretsmanager_secret_version`: GetSecretValue).
+(`ephemeral.aws_secretsmanager_secret_version`: GetSecretValue); and it manages the aws
+resources of the apps stack (the pre-upgrade snapshot, `aws_db_snapshot`).
 
 `aws_side(apps, remote_states={"infra": <its S3 backend settings>})` returns a stack of those calls only:
 
 - the `aws` provider blocks (every alias);
-- every `data` and `ephemeral` block of the aws provider, as synthesized;
+- every `data` and `ephemeral` block and every `resource` of the aws provider, as synthesized;
 - the locals that only they, `terraform_remote_state` and other kept locals feed;
 - `data.terraform_remote_state`, each reading the state of the stack it names through the
   S3 backend settings given (the emulator's infra state in moto's S3);
 - `terraform.required_providers.aws`.
 
-Everything else goes: the helm and kubernetes providers, resources, outputs, and locals that
-read them. An aws block that refers to anything dropped cannot be derived: ValueError.
+Everything else goes: the helm and kubernetes providers and their resources, outputs, and
+locals that read them. An aws block that refers to anything dropped cannot be derived: ValueError.
 `tools/emulator/adapt.py`'s `point_provider_at` and `use_emulator_state` then aim it at moto.
 
 The ephemeral blocks need no consumer. In the apps stack they feed `kubernetes_secret_v1`'s
@@ -54,7 +55,7 @@ def provider_of(rtype: str, body: dict) -> str:
 
 
 def aws_blocks(stack: dict, kind: str) -> dict[str, dict[str, dict]]:
-    """The `data` or `ephemeral` blocks of the aws provider: {type: {name: body}}."""
+    """The `data`, `ephemeral` or `resource` blocks of the aws provider: {type: {name: body}}."""
     found: dict[str, dict[str, dict]] = {}
     for rtype, items in stack.get(kind, {}).items():
         for name, body in items.items():
@@ -92,10 +93,10 @@ def aws_side(apps: dict, *, remote_states: Mapping[str, dict]) -> dict:
     side["terraform"] = {"required_providers": {PROVIDER: copy.deepcopy(required[PROVIDER])}}
 
     kept = set()
-    for kind in ("data", "ephemeral"):
+    for kind in ("data", "ephemeral", "resource"):
         for rtype, items in aws_blocks(apps, kind).items():
             side.setdefault(kind, {})[rtype] = copy.deepcopy(items)
-            kept |= {f"{kind}.{rtype}.{name}" for name in items}
+            kept |= {f"{kind}.{rtype}.{name}" if kind != "resource" else f"{rtype}.{name}" for name in items}
     for name, body in apps.get("data", {}).get(REMOTE_STATE, {}).items():
         stack = name.removeprefix(REMOTE_STATE_PREFIX)
         if stack not in remote_states:
@@ -119,7 +120,7 @@ def aws_side(apps: dict, *, remote_states: Mapping[str, dict]) -> dict:
     if kept_locals:
         side["locals"] = kept_locals
 
-    for kind in ("data", "ephemeral"):
+    for kind in ("data", "ephemeral", "resource"):
         for rtype, items in side.get(kind, {}).items():
             for name, body in items.items():
                 dropped = sorted(_refers_to(body, addresses) - kept)

@@ -197,6 +197,24 @@ class EmulatorCycle:
                 stack_file.write_text(json.dumps(self.adapted, indent=2))
                 (self.stack_dir / plan_file).unlink(missing_ok=True)
 
+    def plan_change(self, stack: dict, *, log: str) -> dict:
+        """Another synthesized `stack` (new settings), adapted like the applied one, planned against
+        this state into a plan file that `apply_change` applies; from now on it is the configuration
+        destroy and close act on. Returns the plan (`terraform show -json`)."""
+        self.stack = stack
+        self.adapted, self.adaptations = adapt_for_emulator(stack, endpoint=self.moto.endpoint,
+                                                            state_key=self.state_key)
+        (self.stack_dir / STACK_FILE).write_text(json.dumps(self.adapted, indent=2))
+        self._state_current = False
+        with self.phases(log):
+            self._terraform("plan", "-input=false", f"-out={PLAN_FILE}", log=log)
+            return json.loads(self._terraform("show", "-json", PLAN_FILE, log=f"{log}-show").stdout)
+
+    def apply_change(self, *, log: str) -> None:
+        """Applies the plan `plan_change` made."""
+        with self.phases(log):
+            self._terraform("apply", "-input=false", "-auto-approve", PLAN_FILE, log=log)
+
     def plan_elsewhere(self, stack: dict, *, state_key: str, log: str) -> dict:
         """The plan (`terraform show -json`) of another synthesized `stack` keeping ITS state at
         `state_key` of the same bucket (another environment sharing it), in a folder of its own
@@ -420,6 +438,20 @@ class CompanionStack:
     def plan(self, log: str = "plan") -> None:
         with self.cycle.phases(f"{self.name} {log}"):
             self._run("plan", "-input=false", f"-out={PLAN_FILE}", log=f"{self.name}-{log}")
+
+    def reconfigure(self, stack: dict) -> None:
+        """Another version of the stack (new settings) over the applied one: the next plan, apply and
+        destroy act on it."""
+        self.adapted = copy.deepcopy(stack)
+        point_provider_at(self.adapted, self.cycle.moto.endpoint)
+        use_emulator_state(self.adapted, self.cycle.moto.endpoint, self.state_key)
+        (self.stack_dir / STACK_FILE).write_text(json.dumps(self.adapted, indent=2))
+
+    def planned(self, log: str) -> dict:
+        """`plan` into the plan file that `apply` applies, and the plan itself (`terraform show -json`)."""
+        self.plan(log)
+        with self.cycle.phases(f"{self.name} {log}-show"):
+            return json.loads(self._run("show", "-json", PLAN_FILE, log=f"{self.name}-{log}-show").stdout)
 
     def apply(self, log: str = "apply") -> None:
         with self.cycle.phases(f"{self.name} {log}"):

@@ -10,7 +10,8 @@ record:
   a role to its service, `iam:CreateServiceLinkedRole` when the service makes its own role.
 
 Each entry names the provider source (terraform-provider-aws, `internal/service/...`) or AWS
-document that makes the call. tests/test_not_emulated.py derives from both stacks which types
+document that makes the call. A data source the adaptation leaves out is keyed `data.<type>`:
+it is read by every plan, so the PLAN role must allow its calls too. tests/test_not_emulated.py derives from both stacks which types
 need an entry (left out or changed by the adaptation, a role ARN passed, an aws resource of
 the apps stack) and fails when one lacks it.
 """
@@ -39,6 +40,11 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         ("eks:CreateAddon", "eks:DescribeAddon", "eks:UpdateAddon", "eks:DeleteAddon", "eks:TagResource", PASS_ROLE),
         "internal/service/eks/addon.go (resourceAddonCreate/Read/Update/Delete); service_account_role_arn: "
         + PASS_ROLE_SOURCE),
+    "data.aws_eks_addon_version": NotEmulated(
+        "left out with the add-ons: moto has no EKS add-on API; read at every plan (each add-on's version)",
+        ("eks:DescribeAddonVersions",),
+        "internal/service/eks/addon_version_data_source.go (dataSourceAddonVersionRead: DescribeAddonVersions for"
+        " addon_name and kubernetes_version)"),
     "aws_eks_access_entry": NotEmulated(
         "left out: moto has no access-entry API",
         ("eks:CreateAccessEntry", "eks:DescribeAccessEntry", "eks:UpdateAccessEntry", "eks:DeleteAccessEntry",
@@ -72,6 +78,14 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         ("rds:ModifyDBInstance", "rds:AddTagsToResource", PASS_ROLE, "iam:CreateServiceLinkedRole"),
         "internal/service/rds/instance.go (resourceInstanceUpdate); monitoring_role_arn: " + PASS_ROLE_SOURCE
         + "; RDS User Guide, UsingWithRDS.IAM.ServiceLinkedRoles"),
+    "aws_ecr_repository": NotEmulated(
+        "moto calls no KMS behind ECR: creating a repository under a customer-managed key makes ECR call"
+        " DescribeKey and CreateGrant as the caller, deleting it retires the grants; a scan or tag-mutability"
+        " change is an update",
+        ("kms:DescribeKey", "kms:CreateGrant", "kms:RetireGrant", "ecr:PutImageScanningConfiguration",
+         "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:UntagResource"),
+        "ECR User Guide, encryption-at-rest (how Amazon ECR uses AWS KMS); internal/service/ecr/repository.go"
+        " (resourceRepositoryUpdate)"),
     "aws_db_parameter_group": NotEmulated(
         "parameters left out (moto's DescribeDBParameters omits Source): the provider sets them after creating"
         " the group",
@@ -82,6 +96,25 @@ NOT_EMULATED: dict[str, NotEmulated] = {
         "the flow-log role is passed to vpc-flow-logs.amazonaws.com",
         (PASS_ROLE,),
         "iam_role_arn: " + PASS_ROLE_SOURCE),
+    "aws_prometheus_scraper": NotEmulated(
+        "left out: moto has no AMP scraper API; AMP creates the collector's service-linked role with the"
+        " caller's rights, and reads the cluster, subnets and security groups it is given",
+        ("aps:CreateScraper", "aps:DescribeScraper", "aps:UpdateScraper", "aps:DeleteScraper", "aps:TagResource",
+         "aps:ListTagsForResource", "iam:CreateServiceLinkedRole", "eks:DescribeCluster", "ec2:DescribeSubnets",
+         "ec2:DescribeSecurityGroups"),
+        "internal/service/amp/scraper.go (Create: CreateScraper, waitScraperCreated: DescribeScraper; Update:"
+        " UpdateScraper; Delete: DeleteScraper); AMP User Guide, AMP-collector-how-to (permissions to create a"
+        " scraper) and using-service-linked-roles-prom (AWSServiceRoleForAmazonPrometheusScraper)"),
+    "aws_prometheus_workspace": NotEmulated(
+        "kms_key_arn and tags ignored (moto omits the key, reads back empty tags); changing the key replaces the"
+        " workspace, which AMP encrypts with a grant on the key",
+        ("aps:TagResource", "aps:UntagResource", "kms:CreateGrant", "kms:DescribeKey"),
+        "internal/service/amp/workspace.go (resourceWorkspaceCreate: CreateWorkspace with KmsKeyArn; Update:"
+        " TagResource); AMP User Guide, encryption-at-rest (customer managed keys: kms:CreateGrant, DescribeKey)"),
+    "aws_prometheus_rule_group_namespace": NotEmulated(
+        "tags ignored (moto reads back empty tags): a tag change is an update",
+        ("aps:TagResource", "aps:UntagResource"),
+        "internal/service/amp/rule_group_namespace.go"),
     "aws_iam_role": NotEmulated(
         "updates: a changed trust policy (a new OIDC issuer) or tags",
         ("iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole"),

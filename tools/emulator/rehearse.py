@@ -3,11 +3,15 @@
     make rehearse        # or: .venv/bin/python -m tools.emulator.rehearse [--keep] [--record-actions]
 
 Synthesizes the app with the current settings (cdktf.json, AIRFLOW_PLATFORM_* variables),
-starts moto, and runs real Terraform with the real AWS provider on the infra stack
-(adapted by tools/emulator/adapt.py): init, validate, plan, apply, a second plan that
-must find nothing to change; then the apps stack's AWS side (tools/emulator/apps_aws_side.py:
+and again with `eks_version` one minor back; starts moto, and runs real Terraform with the
+real AWS provider on the infra stack (adapted by tools/emulator/adapt.py) at that previous
+minor: init, validate, plan, apply, a second plan that must find nothing to change; the EKS
+upgrade plan at the current `eks_version` (tools/emulator/eks_upgrade.py: in-place updates of
+the cluster, then the node group, nothing else; not applied, moto cannot); then the apps
+stack's AWS side (tools/emulator/apps_aws_side.py:
 its aws data sources and ephemeral reads) against the applied infra: plan, apply, re-plan;
-the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; destroy of
+the rotation runbook's `rotate()`, a re-plan of infra, plan and apply of apps; a new Airflow
+version's pre-upgrade snapshot and the restore runbook (tools/emulator/db_restore_rehearsal.py); destroy of
 apps, then of infra, and a check that nothing is left. `--record-actions` writes what every
 phase called into security/ci_actions.yaml (the same phases as tests/test_emulator.py). Each phase is
 printed with its elapsed time as it goes; at the end, the timings (the benchmark) and what
@@ -34,9 +38,12 @@ from collections import Counter
 from pathlib import Path
 
 from airflow_platform.state_location import state_key
+from airflow_platform.versions import previous_eks_version
 from tools.emulator.api_calls import ACTIONS_RECORD, NOT_EMULATED, write_record
 from tools.emulator.apps_aws_side import aws_side
 from tools.emulator.cycle import STACK_FILE, CompanionStack, EmulatorCycle, Phases, counts_table
+from tools.emulator.eks_upgrade import EksUpgradeNotInPlace, check_eks_upgrade
+from tools.emulator.db_restore_rehearsal import RestoreRehearsalFailed, rehearse_snapshot_and_restore, synthesized_variants
 from tools.emulator.moto_server import MotoError
 from tools.emulator.not_emulated import not_emulated_actions
 from tools.terraform_cli import TerraformError
@@ -52,14 +59,15 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def synthesize(outdir: Path) -> Path:
-    """The app with the current settings, synthesized to `outdir`; returns the infra stack folder
-    (the apps stack's is its sibling)."""
+def synthesize(outdir: Path, **overrides: str) -> Path:
+    """The app with the current settings (and `overrides`, as AIRFLOW_PLATFORM_* variables),
+    synthesized to `outdir`; returns the infra stack folder (the apps stack's is its sibling)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
     from airflow_platform.app import synthesize as synthesize_app  # slow: imports the AWS provider package
     from airflow_platform.settings import load_settings
 
-    return synthesize_app(load_settings(), outdir) / "stacks" / "infra"
+    environ = dict(os.environ, **{f"AIRFLOW_PLATFORM_{k.upper()}": v for k, v in overrides.items()})
+    return synthesize_app(load_settings(environ=environ), outdir) / "stacks" / "infra"
 
 
 def tail(text: str, lines: int = 40) -> str:
@@ -75,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow_platform.settings import SettingsError, load_settings
 
-    try:
-        load_settings()  # bad settings: say so before anything starts
-    except SettingsError as err:
+    try:  # bad settings: say so before anything starts
+        upgrade_from = previous_eks_version(load_settings().eks_version)  # where the EKS upgrade starts
+    except (SettingsError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
@@ -95,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     cycle: EmulatorCycle | None = None
     status = 1
     try:
-        with phases("synthesize"):
-            stack_dir = synthesize(workdir / "cdktf.out")
         settings = load_settings()
+        with phases("synthesize"):
+            target_dir = synthesize(workdir / "cdktf.out")
+            # Applied one minor back, so that the current version's plan is an EKS upgrade.
+            stack_dir = synthesize(workdir / "cdktf.out-upgrade-from", eks_version=upgrade_from)
+            # A new Airflow version; a restore: each at the applied minor, so it is the only change.
+            variants = synthesized_variants(workdir / "variants", eks_version=upgrade_from)
         cycle = EmulatorCycle(stack_dir, workdir / "cycle", phases=phases, record_api_calls=args.record_actions,
                               state_key=state_key(settings, "infra"))
         cycle.start()
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         if changes is not None:
             raise RehearsalFailed(f"the plan after apply is not empty:\n{tail(changes, 80)}")
         say("the second plan found no changes")
+        check_eks_upgrade(cycle, json.loads((target_dir / STACK_FILE).read_text()))
+        say(f"the EKS upgrade to {settings.eks_version} plans in-place updates of the cluster, then the node group")
         apps = CompanionStack(cycle, "apps", aws_side(json.loads((stack_dir.parent / "apps" / STACK_FILE).read_text()),
                                                       remote_states={"infra": cycle.state_config()}),
                              state_key=state_key(settings, "apps"))
@@ -124,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             raise RehearsalFailed(f"the plan after a rotation is not empty:\n{tail(changes, 80)}")
         apps.plan(log="plan-after-rotation")
         apps.apply(log="apply-after-rotation")
+        say(rehearse_snapshot_and_restore(cycle, apps, **variants).restore_not_rehearsed or "restore rehearsed")
         apps.destroy()
         cycle.destroy()
         left = cycle.leftovers()
@@ -137,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted: cleaning up (Ctrl-C again to skip the destroy)")
         status = INTERRUPTED
-    except (TerraformError, MotoError, RehearsalFailed) as err:
+    except (TerraformError, MotoError, RehearsalFailed, EksUpgradeNotInPlace, RestoreRehearsalFailed) as err:
         say(f"FAILED: {tail(str(err))}")
         if cycle is not None and cycle.moto.log_path.exists():
             say(f"moto's log ends with:\n{cycle.moto.log_tail(10)}")

@@ -3,6 +3,8 @@
 1. Render the official chart with exactly the values the synthesized apps stack passes
    (dev profile), and fill every Secret the apps stack creates with test values, evaluating
    its Terraform expressions with real Terraform (`secret_values.py`).
+   Install requirements.txt (the team's packages, which the image carries) into a cache
+   folder on every Airflow process's PYTHONPATH, never into .venv (tools/team_requirements.py).
 2. In a private network and mount namespace (`wiring.py`), map each rendered Service to
    loopback addresses and ports; start PostgreSQL with TLS required as the RDS endpoint and
    moto as S3 with the task-logs bucket (`servers.py`); start PgBouncer and Redis from their

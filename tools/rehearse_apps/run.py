@@ -18,7 +18,9 @@ from tools.chart_render import REPO, Rendered, TerraformValues, pod_spec, render
 from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
+from tools.rehearse_apps.oidc_sign_in import LOGIN_PATH, ProviderSignIn, login_page_problem
 from tools.rehearse_apps.phases import Clock, raise_on_sigterm
+from tools.rehearse_apps import pipeline_secrets
 from tools.rehearse_apps.pods import PodFactory
 from tools.rehearse_apps.rotation import Database, PasswordRotation, script_env, unreadable_secret
 from tools.rehearse_apps.secret_values import SecretFiller
@@ -27,11 +29,13 @@ from tools.rehearse_apps.servers import check_installed, start_postgres
 from tools.rehearse_apps.traffic import ApiClient, TrafficError, check_remote_logs, measure
 from tools.rehearse_apps.wiring import (Forwarders, UdpSink, WiringError, inside_namespace, namespace_problem,
                                         plan, reexec_inside, set_up_namespace)
+from tools.team_requirements import install as install_requirements, with_pythonpath
 
 VENV_BIN = REPO / ".venv" / "bin"
 DATABASE_ADDRESS = "127.0.2.1"  # the RDS endpoint's name resolves here
+OIDC_ADDRESS = "127.0.4.1"  # the stub OIDC provider and the API server that signs in through it
 ADMIN_USERNAME = "admin"
-FAILURES = (Exception,)  # any error fails the run with its message, after cleanup
+FAILURES = (Exception,)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -40,6 +44,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         "default: synthesize the dev profile")
     parser.add_argument("--runs", type=int, default=50, help="runs of the BashOperator sample for the throughput")
     parser.add_argument("--throughput-dag", default="example_empty_then_bash")
+    parser.add_argument("--statsd-capture", type=Path, help="write what Airflow sent to StatsD here (JSON: "
+                        "the lines with their arrival times, and when the scheduler was stopped)")
     parser.add_argument("--deadline", type=float, default=420, help="seconds the run may take before cleanup "
                         "(6 minutes on 2 cores, and 1 more for the two password rotations)")
     return parser.parse_args(argv)
@@ -52,6 +58,13 @@ def main(argv: list[str]) -> int:
         if problem:
             print(f"rehearse-apps: cannot run: {problem}", flush=True)
             return 2
+        # The team's packages (requirements.txt), for every Airflow process: installed now, while the
+        # network is there (the namespace has none), into a cache folder put on PYTHONPATH.
+        started = time.monotonic()
+        packages = install_requirements()
+        os.environ.update(with_pythonpath(dict(os.environ), packages))
+        print(f"rehearse-apps: requirements.txt on PYTHONPATH from {packages} "
+              f"({time.monotonic() - started:.1f} s)", flush=True)
         return reexec_inside(argv)
     return Rehearsal(args).run()
 
@@ -158,11 +171,16 @@ class Rehearsal:
                 if problem:
                     clock.say(f"  WARNING: {problem}")
             runnable_pods = {w["metadata"]["name"] for w in rendered.workloads()} - {"airflow-statsd"}
+            self.statsd_sinks: list[UdpSink] = []
+            self.scheduler_stopped_at: float | None = None
+            stack.callback(self._write_statsd_capture)  # also after a failure: what was sent until then
             for service in wiring.services:
                 if service.pod not in runnable_pods:
                     for p in service.ports:
                         if p.protocol == "UDP":
-                            stack.callback(UdpSink(service.address, p.target_port).start().stop)
+                            sink = UdpSink(service.address, p.target_port, keep=True, clock=clock.elapsed).start()
+                            stack.callback(sink.stop)
+                            self.statsd_sinks.append(sink)
 
         with clock.phase("start PostgreSQL (TLS required) and moto (S3)"):
             master = filler.master_secret()
@@ -184,6 +202,10 @@ class Rehearsal:
             sm = _client("secretsmanager", moto.endpoint, region)
             for arn, value in {filler.master_secret_arn(): json.dumps(master), **filler.store}.items():
                 sm.create_secret(Name=_secret_name(arn), SecretString=value)
+            # What the team adds: the orders pipeline's connection and variable, where the workers look.
+            pipeline = pipeline_secrets.seed(sm, _client("kms", moto.endpoint, region),
+                                             pipeline_secrets.worker_prefixes(rendered), _secrets_key_alias(infra))
+            clock.say(f"  seeded {', '.join(pipeline.values())}")
 
         irsa = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": region,  # pragma: allowlist secret
                 "AWS_REGION": region, "AWS_ENDPOINT_URL": moto.endpoint}
@@ -199,7 +221,7 @@ class Rehearsal:
         extra_env.setdefault(api_service.pod, {})["AIRFLOW__API__HOST"] = wiring.pod_address[api_service.pod]
 
         base_env = {"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8", "HOME": "/tmp"}
-        if os.environ.get("PYTHONPATH"):  # to try a dependency change before relocking
+        if os.environ.get("PYTHONPATH"):  # requirements.txt (main()), and a dependency tried before relocking
             base_env["PYTHONPATH"] = os.environ["PYTHONPATH"]
         pods = PodFactory(rendered, secrets, base, base_env=base_env, airflow_files=adaptations.airflow_files)
         self.components = components = Components(rendered, pods, REPO, extra_env=extra_env)
@@ -234,6 +256,7 @@ class Rehearsal:
             for dag_id in dag_ids:
                 api.wait_dag(dag_id, 120, self.check)
                 api.unpause(dag_id)
+            clock.say(f"  StatsD so far: {sum(s.datagrams for s in self.statsd_sinks)} datagrams")
 
         first: dict[str, float] = {}
         with clock.phase("trigger each DAG once and wait for success"):
@@ -243,7 +266,23 @@ class Rehearsal:
                 runs = api.wait_runs(dag_id, None, 240, self.check,
                                      on_first_success=lambda d: first.setdefault("t", clock.elapsed()))
                 clock.say(f"  {dag_id}: {len(runs)} run(s) succeeded")
+                if dag_id == pipeline_secrets.DAG_ID:
+                    clock.say("  " + pipeline_secrets.check_read_from_secrets_manager(api, set(runs)))
             self.figures["first successful DAG run"] = f"{first['t']:.1f} s after start"
+
+        # Not started beside the DAG runs: on 2 busy cores its start-up starved the running API server.
+        with clock.phase("sign-in pages: the password form without a provider; a second API server with an "
+                         "OIDC provider (a stub on loopback)"):
+            problem = login_page_problem(api.get_page(LOGIN_PATH), None)
+            if problem:
+                raise TrafficError(problem)
+            provider_sign_in = ProviderSignIn(
+                release=release, values=values, kube_version=eks_version(infra), secrets=secrets,
+                base=base / "oidc", base_env=base_env, airflow_files=adaptations.airflow_files,
+                extra_env=extra_env.get(api_service.pod, {}), address=OIDC_ADDRESS)
+            stack.callback(provider_sign_in.stop)
+            provider_sign_in.start().check(self.check, clock.say)
+            provider_sign_in.stop()
 
         # `make rotate-db-password`, twice: applied in the stack's order, then with a failing Job.
         [bootstrap] = [n for n in stack_jobs if "AIRFLOW_DB_PASSWORD_SECRET_ARN" in _job_env(rendered, n)]
@@ -320,11 +359,60 @@ class Rehearsal:
             n = check_remote_logs(api, dag_ids, s3, remote.netloc, remote.path.lstrip("/"))
             self.figures["remote logs"] = f"{n} task logs in s3://{remote.netloc}{remote.path}"
 
+        # The failed try stays in the DAG's history, where wait_runs would count it: after the
+        # throughput and the logs. It is also the failed task the failure alert counts (ti_failures).
+        with clock.phase("the orders pipeline without its connection's secret (a task fails: ti_failures)"):
+            self.figures["failed task"] = pipeline_secrets.check_missing_connection_fails(
+                api, sm, pipeline["connection"], 90, self.check)
+            clock.say("  " + self.figures["failed task"])
+
+        # Last: nothing is scheduled after it.
+        with clock.phase("stop the scheduler: its heartbeat stops reaching StatsD"):
+            self.figures["scheduler heartbeat"] = self._stop_scheduler(rendered)
+
         self.clock.say("SUMMARY")
         for phase, seconds in clock.durations.items():
             self.clock.say(f"  {seconds:7.1f}s  {phase}")
         for name, figure in self.figures.items():
             self.clock.say(f"  {name}: {figure}")
+
+
+    def _stop_scheduler(self, rendered: Rendered) -> str:
+        """A dead scheduler as the alert sees it: heartbeats arrived until the stop, none after.
+        The capture (--statsd-capture) carries the series the alert rules are tested on."""
+        from tools.rehearse_apps.statsd_capture import HEARTBEAT, heartbeats_between
+
+        cfg = rendered.airflow_cfg()
+        interval = float(cfg.get("scheduler", "scheduler_heartbeat_sec", fallback="5"))
+        lines = lambda: [line for sink in self.statsd_sinks for line in sink.lines]  # noqa: E731
+        before = heartbeats_between(lines(), self.clock.elapsed() - 6 * interval, self.clock.elapsed())
+        if not before:
+            raise TrafficError(f"no {HEARTBEAT} reached StatsD in the last {6 * interval:.0f} s before the stop "
+                               "(Airflow sends none without the `statsd` package, which the apache/airflow "
+                               "image carries: is it in the environment?)")
+        scheduler = next(w["metadata"]["name"] for w in rendered.workloads() if w["metadata"]["name"].endswith("-scheduler"))
+        self.components.stop_pods({scheduler})
+        stopped = self.clock.elapsed()
+        time.sleep(3 * interval)
+        after = heartbeats_between(lines(), stopped, self.clock.elapsed())
+        if after:
+            raise TrafficError(f"{after} {HEARTBEAT} lines reached StatsD after the scheduler stopped")
+        self.scheduler_stopped_at = stopped
+        return (f"{before} heartbeats in the {6 * interval:.0f} s before the stop at {stopped:.1f} s, "
+                f"none in the {3 * interval:.0f} s after")
+
+
+    def _write_statsd_capture(self) -> None:
+        if self.args.statsd_capture:
+            lines = [line for sink in self.statsd_sinks for line in sink.lines]
+            self.args.statsd_capture.write_text(json.dumps({"scheduler_stopped_at": self.scheduler_stopped_at,
+                                                            "lines": lines}))
+
+
+def _secrets_key_alias(infra: dict) -> str:
+    """The alias of the platform's secrets key (AirflowSecretStore), as the infra stack names it."""
+    [alias] = [a["name"] for a in infra["resource"]["aws_kms_alias"].values() if a["name"].endswith("-airflow-secrets")]
+    return alias
 
 
 def _secret_name(arn: str) -> str:

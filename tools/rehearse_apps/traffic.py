@@ -61,6 +61,12 @@ class ApiClient:
             time.sleep(1)
         raise TrafficError(f"the API server was not healthy through its Service within {timeout:.0f} s: {last}")
 
+    def get_page(self, path: str, timeout: float = 30) -> str:
+        """An HTML page, as a browser asks for it (no token)."""
+        with self.opener.open(urllib.request.Request(self.base + path, headers={"Accept": "text/html"}),
+                              timeout=timeout) as response:
+            return response.read().decode(errors="replace")
+
     def sign_in(self, username: str, password: str) -> None:
         self.token = self.request("POST", "/auth/token", {"username": username, "password": password},
                                   ok=(200, 201))["access_token"]

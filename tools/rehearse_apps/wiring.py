@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -269,21 +270,29 @@ class Forwarders:
 
 
 class UdpSink:
-    """Receives what is sent to a UDP Service whose pod is not run (StatsD): counts datagrams."""
+    """Receives what is sent to a UDP Service whose pod is not run (StatsD): counts datagrams,
+    and keeps each line with its arrival time (seconds on `clock`) when `keep` is set."""
 
-    def __init__(self, address: str, port: int) -> None:
+    def __init__(self, address: str, port: int, *, keep: bool = False, clock=time.monotonic) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((address, port))
         self.sock.settimeout(0.5)
         self.datagrams = 0
+        self.keep = keep
+        self.clock = clock
+        self.lines: list[str] = []
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"udp-sink-{port}")
 
     def _run(self) -> None:
+        from tools.rehearse_apps.statsd_capture import parse_lines
+
         while not self._stop.is_set():
             try:
-                self.sock.recv(65536)
+                datagram = self.sock.recv(65536)
                 self.datagrams += 1
+                if self.keep:
+                    self.lines += parse_lines(self.clock(), datagram)
             except TimeoutError:
                 continue
             except OSError:
