@@ -24,6 +24,10 @@ HOST = "127.0.0.1"
 # Without it every attachment of an AWS-managed policy (AmazonEKSClusterPolicy, ...) fails
 # with 404 NoSuchEntity; moto reads it at start only (see docs/emulator.md).
 SERVER_ENV = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+# The project's root: the server module below is ours, so the child must import from here.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# moto.server's main behind our fidelity fixes (tools/emulator/moto_faithful.py says which and why).
+SERVER_MODULE = "tools.emulator.moto_faithful"
 
 
 class MotoError(RuntimeError):
@@ -65,14 +69,15 @@ class MotoServer:
             raise MotoError("moto is already started")
         self.port = self.port or free_port()
         env = dict(os.environ, **SERVER_ENV)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         # moto must not forward anything anywhere: no proxy for its own traffic either.
         for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
             env.pop(proxy, None)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                [sys.executable, "-m", SERVER_MODULE, "-H", HOST, "-p", str(self.port)],
+                cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 # Its own process group: a Ctrl-C in the terminal reaches us, and we stop it
                 # in order (destroy first, then moto), rather than it dying under Terraform.
                 start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
