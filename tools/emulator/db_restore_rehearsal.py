@@ -16,6 +16,8 @@ once, after the infra stack and the apps stack's AWS side are applied).
    then replaces the snapshot with one of the restored instance; its re-plan is empty.
 
 Where moto 5.2.5 differs from RDS here (moto/rds/models.py; the RDS API Reference):
+- DbiResourceId: moto gives every instance the same one; the provider finds a restored instance
+  by it. Fixed for the whole cycle by tools/emulator/moto_faithful.py (each instance its own).
 - RestoreDBInstanceToPointInTime: moto copies the source instance as it is now and ignores
   RestoreTime/UseLatestRestorableTime; it accepts a time before the instance existed, where RDS
   refuses any time outside [EarliestRestorableTime, LatestRestorableTime] (InvalidRestoreFault).
@@ -67,7 +69,6 @@ class RestoreRehearsal:
     source_id: str
     restored_id: str
     moto_orphan_secrets: list[str]  # removed: see remove_motos_orphan_master_secrets
-    restore_not_rehearsed: str = ""  # why step 3 did not run (moto_cannot_restore), else empty
 
 
 def acting(plan: dict) -> dict[str, list[str]]:
@@ -117,32 +118,6 @@ def remove_motos_orphan_master_secrets(cycle: EmulatorCycle) -> list[str]:
     for arn in orphans:
         sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
     return orphans
-
-
-def moto_cannot_restore(cycle: EmulatorCycle, source_id: str) -> str:
-    """Why the provider cannot apply a point-in-time restore against this moto, or "".
-
-    moto 5.2.5 copies the source's `DbiResourceId` into the restored instance (its restore copies
-    the source's attributes); RDS gives every instance its own. The provider keeps an instance by
-    that id (its Terraform id) and, after RestoreDBInstanceToPointInTime and ModifyDBInstance,
-    waits for it by a `dbi-resource-id` filter, which then finds two instances: the apply fails
-    after minutes with "waiting for RDS DB Instance (...) update: couldn't find resource (21
-    retries)" (seen here). Probed with a throw-away restore outside Terraform (not recorded)."""
-    rds, kms = cycle.client("rds"), cycle.client("kms")
-    keys_before = {k["KeyId"] for k in kms.list_keys()["Keys"]}
-    source = rds.describe_db_instances(DBInstanceIdentifier=source_id)["DBInstances"][0]
-    probe = f"{source_id}-probe"
-    new = rds.restore_db_instance_to_point_in_time(SourceDBInstanceIdentifier=source_id,
-                                                   TargetDBInstanceIdentifier=probe,
-                                                   UseLatestRestorableTime=True)["DBInstance"]
-    rds.delete_db_instance(DBInstanceIdentifier=probe, SkipFinalSnapshot=True)
-    remove_motos_orphan_master_secrets(cycle)
-    for key in {k["KeyId"] for k in kms.list_keys()["Keys"]} - keys_before:  # moto's key for the probe's secret
-        kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
-    if new["DbiResourceId"] == source["DbiResourceId"]:
-        return (f"moto gives a restored instance its source's DbiResourceId ({new['DbiResourceId']}); the provider "
-                "finds instances by it, so the restore cannot be applied here (see moto_cannot_restore)")
-    return ""
 
 
 def expect(what: str, found, wanted) -> None:
@@ -200,10 +175,6 @@ def rehearse_snapshot_and_restore(cycle: EmulatorCycle, apps: CompanionStack, *,
         raise RestoreRehearsalFailed(f"no new snapshot for the new Airflow version: {after_upgrade}")
 
     # 3. The restore: one setting (db_restore_time), one deploy (infra, then apps).
-    blocked = moto_cannot_restore(cycle, source_id)
-    if blocked:
-        return RestoreRehearsal(time.monotonic() - started, before, after_upgrade, upgrade, {}, {}, source_id, "", [],
-                                restore_not_rehearsed=blocked)
     rds = cycle.client("rds")
     source_before = rds.describe_db_instances(DBInstanceIdentifier=source_id)["DBInstances"][0]
     restored = only_address(restored_infra, "aws_db_instance",
