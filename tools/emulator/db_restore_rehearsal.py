@@ -11,7 +11,8 @@ once, after the infra stack and the apps stack's AWS side are applied).
    snapshot is the synthesized dependency (`helm_release` depends on the `aws_db_snapshot`),
    checked by `release_waits_for_the_snapshot`.
 3. The restore: infra synthesized with `db_restore_time` plans exactly the restored instance's
-   create and the bootstrap Job role's policy update (the new master secret); the created
+   create, the bootstrap Job role's policy update (the new master secret) and the database
+   alarms' update (they watch the restored instance, checked in moto after the apply); the created
    instance is left alone (not replaced, not changed); apply; a re-plan is empty. The apps side
    then replaces the snapshot with one of the restored instance; its re-plan is empty.
 
@@ -181,8 +182,16 @@ def rehearse_snapshot_and_restore(cycle: EmulatorCycle, apps: CompanionStack, *,
                             lambda body: "restore_to_point_in_time" in body)
     bootstrap_policy = only_address(restored_infra, "aws_iam_role_policy",
                                     lambda body: "db-bootstrap" in str(body.get("name", "")))
+    # The database alarms watch the instance the platform uses: they follow it, updated in place.
+    db_alarms = [f"aws_cloudwatch_metric_alarm.{name}" for name, body
+                 in restored_infra["resource"].get("aws_cloudwatch_metric_alarm", {}).items()
+                 if "DBInstanceIdentifier" in body.get("dimensions", {})]
+    for alarm in db_alarms:
+        watched = restored_infra["resource"]["aws_cloudwatch_metric_alarm"][alarm.split(".")[1]]["dimensions"]
+        expect(f"the instance {alarm} watches", watched["DBInstanceIdentifier"], f"${{{restored}.identifier}}")
     restore = acting(cycle.plan_change(restored_infra, log="plan-restore"))
-    expect("the infra plan of the restore", restore, {restored: ["create"], bootstrap_policy: ["update"]})
+    expect("the infra plan of the restore", restore,
+           {restored: ["create"], bootstrap_policy: ["update"]} | {alarm: ["update"] for alarm in db_alarms})
     cycle.apply_change(log="apply-restore")
     orphans = remove_motos_orphan_master_secrets(cycle)
     changes = cycle.replan(log="re-plan-after-restore")
@@ -197,6 +206,10 @@ def rehearse_snapshot_and_restore(cycle: EmulatorCycle, apps: CompanionStack, *,
            (source_before["DbiResourceId"], "available"))
     if restored_id == source_id or outputs["db_address"] != new["Endpoint"]["Address"]:
         raise RestoreRehearsalFailed(f"the platform does not point at the restored instance: {outputs}")
+    alarms = cycle.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    expect("the instances the database alarms watch, in moto",
+           sorted({d["Value"] for a in alarms for d in a["Dimensions"] if d["Name"] == "DBInstanceIdentifier"}),
+           [restored_id] if db_alarms else [])
     expect("the restored instance's own master secret, which the bootstrap Job reads",
            (outputs["db_secret_arn"], new["MasterUserSecret"]["SecretArn"] != source_after["MasterUserSecret"]["SecretArn"]),
            (new["MasterUserSecret"]["SecretArn"], True))
