@@ -36,5 +36,9 @@ def test_a_point_in_time_restore_gets_its_own_resource_id_and_the_filter_finds_o
                                                         TargetDBInstanceIdentifier="source-restored",
                                                         UseLatestRestorableTime=True)["DBInstance"]
     assert restored["DbiResourceId"] != source["DbiResourceId"]
+    # A restore is a standalone instance, not a read replica ("if this DB instance is a read
+    # replica", DBInstance.ReadReplicaSourceDBInstanceIdentifier): the provider's replicate_source_db.
+    described = rds.describe_db_instances(DBInstanceIdentifier="source-restored")["DBInstances"][0]
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in described
     found = rds.describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [restored["DbiResourceId"]]}])
     assert [i["DBInstanceIdentifier"] for i in found["DBInstances"]] == ["source-restored"]
