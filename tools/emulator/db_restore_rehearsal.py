@@ -19,6 +19,8 @@ once, after the infra stack and the apps stack's AWS side are applied).
 Where moto 5.2.5 differs from RDS here (moto/rds/models.py; the RDS API Reference):
 - DbiResourceId: moto gives every instance the same one; the provider finds a restored instance
   by it. Fixed for the whole cycle by tools/emulator/moto_faithful.py (each instance its own).
+- ReadReplicaSourceDBInstanceIdentifier: moto sets it on a restored instance (the provider's
+  `replicate_source_db`, a diff on every re-plan); RDS only on read replicas. Also fixed there.
 - RestoreDBInstanceToPointInTime: moto copies the source instance as it is now and ignores
   RestoreTime/UseLatestRestorableTime; it accepts a time before the instance existed, where RDS
   refuses any time outside [EarliestRestorableTime, LatestRestorableTime] (InvalidRestoreFault).
