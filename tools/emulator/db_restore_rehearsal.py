@@ -139,6 +139,7 @@ def moto_cannot_restore(cycle: EmulatorCycle, source_id: str) -> str:
     remove_motos_orphan_master_secrets(cycle)
     for key in {k["KeyId"] for k in kms.list_keys()["Keys"]} - keys_before:  # moto's key for the probe's secret
         kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+        cycle.keys_outside_terraform.append(key)
     if new["DbiResourceId"] == source["DbiResourceId"]:
         return (f"moto gives a restored instance its source's DbiResourceId ({new['DbiResourceId']}); the provider "
                 "finds instances by it, so the restore cannot be applied here (see moto_cannot_restore)")
