@@ -2,6 +2,10 @@
 
 from airflow_platform.settings import Settings, load_settings
 
+# The orders pipeline's source connection for runs outside the platform (dag.test(), the
+# upgrade rehearsal): the environment backend, which every Airflow 3 search path holds.
+ORDERS_SOURCE_CONNECTION = '{"conn_type": "http", "host": "orders.example.test"}'
+
 # The bucket dev's and prod's bootstraps share in the tests of `state_bucket_exists`.
 SHARED_STATE_BUCKET = "shared-terraform-state"
 

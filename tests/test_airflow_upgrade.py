@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from defaults import ORDERS_SOURCE_CONNECTION
 from tools.chart_render import pod_spec
 from tools.local_servers.postgres import PostgresNotInstalled, PostgresServer
 from tools.local_servers.rds_master import RDS_ADMIN, create_rds_master
@@ -110,6 +111,9 @@ def airflow_env(database, chart_commands, tmp_path_factory) -> dict[str, str]:
         "AIRFLOW__CORE__AUTH_MANAGER": chart_commands["auth_manager"][0],  # FAB: its tables migrate too
         "AIRFLOW__CORE__FERNET_KEY": "Yy3Xq0bVtWQqJ1jv0mC2b1rV7n5v0yH2o9Yl8rJ2K5Q=",  # pragma: allowlist secret
         "AIRFLOW_VAR_ORDERS_ETL_BASE_PATH": str(home / "orders_etl"),
+        # The orders pipeline's source connection: on the platform in Secrets Manager, here
+        # (both versions) through the environment backend, as tests/dags/conftest.py does.
+        "AIRFLOW_CONN_ORDERS_SOURCE": ORDERS_SOURCE_CONNECTION,
     })
     return env
 

@@ -12,7 +12,7 @@ import pytest
 
 from airflow_platform.stacks.infra_moved import logical_id
 from airflow_platform.versions import EKS_STANDARD_SUPPORT_ENDS, previous_eks_version
-from tf_json import only, ref, resources
+from tf_json import only, ref, resources, without_metadata
 from tools.emulator.eks_upgrade import UNKNOWN, EksUpgrade, problems
 from tools.tf_graph import dependency_graph, find_path
 
@@ -27,14 +27,6 @@ def name_of(stack: dict, rtype: str) -> str:
 def addon_names(stack: dict) -> dict[str, str]:
     """add-on -> the resource name of its aws_eks_addon."""
     return {body["addon_name"]: name for name, body in resources(stack, "aws_eks_addon").items()}
-
-
-def without_metadata(value):
-    if isinstance(value, dict):
-        return {k: without_metadata(v) for k, v in value.items() if k != "//"}
-    if isinstance(value, list):
-        return [without_metadata(v) for v in value]
-    return value
 
 
 def differences(a, b, path: str = "") -> list[str]:

@@ -15,15 +15,12 @@ import re
 
 import pytest
 
+from tf_json import without_metadata
 from tools.emulator.adapt import adapt_for_emulator
 from tools.emulator.apps_aws_side import aws_side, provider_of
 from tools.emulator.not_emulated import NOT_EMULATED, PASS_ROLE
 
 ROLE_ARN = re.compile(r"\$\{aws_iam_role\.[\w-]+\.arn\}")
-
-
-def without_metadata(body: dict) -> dict:
-    return {k: v for k, v in body.items() if k != "//"}
 
 
 def adapted_types(infra: dict) -> set[str]:

@@ -13,6 +13,8 @@ import json
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from tf_json import without_metadata
+
 STACKS = ["infra", "apps", "bootstrap"]
 
 
@@ -29,15 +31,6 @@ def test_dev_stack_matches_snapshot(synth, snapshot_json, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_prod_stack_matches_snapshot(synth_prod, snapshot_json, stack):
     assert json.loads(synth_prod.testing_synth(stack)) == snapshot_json
-
-
-def without_metadata(value):
-    """`value` without cdktf's "//" keys, at any depth (what `Testing.synth` leaves out)."""
-    if isinstance(value, dict):
-        return {k: without_metadata(v) for k, v in value.items() if k != "//"}
-    if isinstance(value, list):
-        return [without_metadata(v) for v in value]
-    return value
 
 
 @pytest.mark.parametrize("fixture", ["synth", "synth_prod"])

@@ -30,3 +30,12 @@ def chart_release(stack: dict, chart: str) -> dict:
     found = [r for r in resources(stack, "helm_release").values() if r["chart"] == chart]
     assert len(found) == 1, f"expected one helm_release of chart {chart}, found {len(found)}"
     return found[0]
+
+
+def without_metadata(value):
+    """`value` without cdktf's "//" keys, at any depth (what `Testing.synth` leaves out)."""
+    if isinstance(value, dict):
+        return {k: without_metadata(v) for k, v in value.items() if k != "//"}
+    if isinstance(value, list):
+        return [without_metadata(v) for v in value]
+    return value

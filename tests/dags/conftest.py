@@ -34,6 +34,8 @@ _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="airflow-home-tests-"))
 sys.path.insert(0, str(REPO_ROOT))
 from tools.team_requirements import install, with_pythonpath  # noqa: E402
 
+from defaults import ORDERS_SOURCE_CONNECTION  # noqa: E402  (tests/, as every conftest sees it)
+
 _REQUIREMENTS_DIR = install()
 sys.path.insert(0, str(_REQUIREMENTS_DIR))
 os.environ.update(with_pythonpath(dict(os.environ), _REQUIREMENTS_DIR))
@@ -56,7 +58,7 @@ os.environ.update(
         # platform the same connection is a secret under <prefix>/airflow/connections/, read
         # by the worker's Secrets Manager backend first (docs/pipelines.md). Every search path
         # of Airflow 3 holds the environment backend, so dag.test() finds it here.
-        "AIRFLOW_CONN_ORDERS_SOURCE": '{"conn_type": "http", "host": "orders.example.test"}',
+        "AIRFLOW_CONN_ORDERS_SOURCE": ORDERS_SOURCE_CONNECTION,
     }
 )
 # unit_test_mode is deliberately not enabled: it loads Airflow's own unit_tests.cfg,

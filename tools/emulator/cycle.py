@@ -106,6 +106,8 @@ class EmulatorCycle:
         self.moto = MotoServer(self.workdir / "moto.log")
         self.stack = json.loads((self.source_dir / STACK_FILE).read_text())
         self.calls: list[PhaseCalls] = []  # with `record_api_calls`: what each phase called, in order
+        # KMS keys moto made on its own for calls outside Terraform (scheduled for deletion at once).
+        self.keys_outside_terraform: list[str] = []
         self.region = self.stack["provider"]["aws"][0]["region"]
         # The key production uses (given, or the synthesized S3 backend's), else one of the emulator's.
         synthesized_key = self.stack.get("terraform", {}).get("backend", {}).get("s3", {}).get("key")

@@ -203,6 +203,7 @@ def rehearse_snapshot_and_restore(cycle: EmulatorCycle, apps: CompanionStack, *,
     # (the cycle's leftover check counted it after destroy); scheduled for deletion like the stack's.
     for key in {k["KeyId"] for k in kms.list_keys()["Keys"]} - keys_before:
         kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+        cycle.keys_outside_terraform.append(key)
     changes = cycle.replan(log="re-plan-after-restore")
     expect("the infra re-plan after the restore", changes, None)
 
