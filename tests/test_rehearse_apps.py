@@ -64,11 +64,15 @@ def test_the_rendered_pods_that_run_task_code_search_the_platforms_secret_prefix
     """Where the rehearsal seeds the orders pipeline's connection and variable: the prefixes the
     rendered workers (and triggerer) search; no other Airflow pod searches Secrets Manager."""
     from tools.chart_render import pod_spec
-    from tools.rehearse_apps.pipeline_secrets import Prefixes, worker_prefixes
+    from tools.rehearse_apps.pipeline_secrets import Prefixes, worker_base_path, worker_prefixes
+    from tools.rehearse_apps.pods import MOUNT_ROOTS
 
     prefix = synth.settings.prefix
     expected = Prefixes(f"{prefix}/airflow/connections", f"{prefix}/airflow/variables")
     assert worker_prefixes(rendered) == worker_prefixes(rendered, "airflow-triggerer") == expected
+    # The seeded Variable's path lies in what the rehearsal gives the worker pod as its own
+    # filesystem: a CI clone under /tmp gets no private /tmp, and must not write to the host's.
+    assert any(worker_base_path(rendered).startswith(root + "/") for root in MOUNT_ROOTS)
     for workload in rendered.workloads():
         if workload["metadata"]["name"] in ("airflow-worker", "airflow-triggerer"):
             continue

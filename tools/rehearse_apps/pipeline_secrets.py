@@ -40,7 +40,6 @@ DAG_ID = "etl_orders_pipeline"
 CONN_ID = "orders_source"
 VARIABLE = "orders_etl_base_path"
 SOURCE_HOST = "orders-api.rehearsal.internal"
-BASE_PATH = "/tmp/orders-from-secrets-manager"  # the worker pod's /tmp
 NOT_DEFINED = f"The conn_id `{CONN_ID}` isn't defined"
 
 
@@ -50,11 +49,22 @@ class Prefixes:
     variables: str
 
 
+def _worker_env(rendered: Rendered, worker: str) -> dict[str, str | None]:
+    kind = next(w["kind"] for w in rendered.workloads() if w["metadata"]["name"] == worker)
+    return {e["name"]: e.get("value") for c in pod_spec(rendered.get(kind, worker))["containers"]
+            for e in c.get("env", [])}
+
+
+def worker_base_path(rendered: Rendered, worker: str = "airflow-worker") -> str:
+    """Where the seeded Variable points the pipeline: under the worker's AIRFLOW_HOME (the chart's
+    `airflowHome`), which the rehearsal gives each pod in its own folder, as a pod has its own
+    filesystem; so nothing is written outside the rehearsal's run folder."""
+    return f"{_worker_env(rendered, worker)['AIRFLOW_HOME']}/orders-from-secrets-manager"
+
+
 def worker_prefixes(rendered: Rendered, worker: str = "airflow-worker") -> Prefixes:
     """The Secrets Manager prefixes the rendered workers search, or a TrafficError saying they search none."""
-    kind = next(w["kind"] for w in rendered.workloads() if w["metadata"]["name"] == worker)
-    env = {e["name"]: e.get("value") for c in pod_spec(rendered.get(kind, worker))["containers"]
-           for e in c.get("env", [])}
+    env = _worker_env(rendered, worker)
     if "AIRFLOW__WORKERS__SECRETS_BACKEND" not in env:
         raise TrafficError(f"{worker} has no AIRFLOW__WORKERS__SECRETS_BACKEND: task code would never read "
                            "connections and variables from Secrets Manager")
@@ -62,14 +72,14 @@ def worker_prefixes(rendered: Rendered, worker: str = "airflow-worker") -> Prefi
     return Prefixes(kwargs["connections_prefix"], kwargs["variables_prefix"])
 
 
-def seed(sm, kms, prefixes: Prefixes, key_alias: str) -> dict[str, str]:
-    """Create the connection and the variable, encrypted with a key under `key_alias`; their names."""
+def seed(sm, kms, prefixes: Prefixes, key_alias: str, base_path: str) -> dict[str, str]:
+    """Create the connection and the variable (`base_path`), encrypted with a key under `key_alias`; their names."""
     key = kms.create_key(Description="stands for the platform's secrets key")["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=key_alias, TargetKeyId=key)
     names = {"connection": f"{prefixes.connections}/{CONN_ID}", "variable": f"{prefixes.variables}/{VARIABLE}"}
     sm.create_secret(Name=names["connection"], KmsKeyId=key_alias,
                      SecretString=json.dumps({"conn_type": "http", "host": SOURCE_HOST}))
-    sm.create_secret(Name=names["variable"], KmsKeyId=key_alias, SecretString=BASE_PATH)
+    sm.create_secret(Name=names["variable"], KmsKeyId=key_alias, SecretString=base_path)
     return names
 
 
@@ -79,14 +89,14 @@ def _xcom(api: ApiClient, run_id: str, task_id: str) -> str:
     return json.dumps(entry["value"])
 
 
-def check_read_from_secrets_manager(api: ApiClient, run_ids: set[str]) -> str:
+def check_read_from_secrets_manager(api: ApiClient, run_ids: set[str], base_path: str) -> str:
     """Every run's transform carries the seeded host, and its load wrote under the seeded path."""
     for run_id in sorted(run_ids):
         if SOURCE_HOST not in _xcom(api, run_id, "transform"):
             raise TrafficError(f"{DAG_ID} {run_id}: transform's summary does not name the source {SOURCE_HOST} "
                                "of the connection seeded in Secrets Manager")
-        if BASE_PATH not in _xcom(api, run_id, "load"):
-            raise TrafficError(f"{DAG_ID} {run_id}: load did not write under {BASE_PATH}, the Variable seeded "
+        if base_path not in _xcom(api, run_id, "load"):
+            raise TrafficError(f"{DAG_ID} {run_id}: load did not write under {base_path}, the Variable seeded "
                                "in Secrets Manager")
     return f"{len(run_ids)} run(s) read {CONN_ID} and {VARIABLE} from Secrets Manager"
 

@@ -204,8 +204,10 @@ class Rehearsal:
             for arn, value in {filler.master_secret_arn(): json.dumps(master), **filler.store}.items():
                 sm.create_secret(Name=_secret_name(arn), SecretString=value)
             # What the team adds: the orders pipeline's connection and variable, where the workers look.
+            orders_base_path = pipeline_secrets.worker_base_path(rendered)
             pipeline = pipeline_secrets.seed(sm, _client("kms", moto.endpoint, region),
-                                             pipeline_secrets.worker_prefixes(rendered), _secrets_key_alias(infra))
+                                             pipeline_secrets.worker_prefixes(rendered), _secrets_key_alias(infra),
+                                             orders_base_path)
             clock.say(f"  seeded {', '.join(pipeline.values())}")
 
         irsa = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": region,  # pragma: allowlist secret
@@ -268,7 +270,7 @@ class Rehearsal:
                                      on_first_success=lambda d: first.setdefault("t", clock.elapsed()))
                 clock.say(f"  {dag_id}: {len(runs)} run(s) succeeded")
                 if dag_id == pipeline_secrets.DAG_ID:
-                    clock.say("  " + pipeline_secrets.check_read_from_secrets_manager(api, set(runs)))
+                    clock.say("  " + pipeline_secrets.check_read_from_secrets_manager(api, set(runs), orders_base_path))
             self.figures["first successful DAG run"] = f"{first['t']:.1f} s after start"
 
         # Not started beside the DAG runs: on 2 busy cores its start-up starved the running API server.
