@@ -54,6 +54,25 @@ def _output(kind: str) -> str:
 """
 
 
+def _tail_input(tag: str, path: str, db: str, exclude: str | None = None) -> str:
+    """A tail input of container log files, as the add-on's default configuration reads them."""
+    exclude_line = f"    Exclude_Path        {exclude}\n" if exclude else ""
+    return f"""
+[INPUT]
+    Name                tail
+    Tag                 {tag}
+    Path                {path}
+{exclude_line}    multiline.parser    docker, cri
+    DB                  /var/fluent-bit/state/{db}
+    Mem_Buf_Limit       50MB
+    Skip_Long_Lines     On
+    Refresh_Interval    10
+    Rotate_Wait         30
+    storage.type        filesystem
+    Read_from_Head      $${{READ_FROM_HEAD}}
+"""
+
+
 # The Fluent Bit files this platform ships (the chart @INCLUDEs each extraFiles key; Helm
 # merges maps, so every file of the default is given, or its default would stay).
 # - application: every container log on the node except the add-on's own and the
@@ -63,21 +82,10 @@ def _output(kind: str) -> str:
 #   "dataplane and host logs vended by Container Insights will not be available by default"
 #   (CloudWatch User Guide, "Quick start with the Amazon CloudWatch Observability EKS add-on").
 FLUENT_BIT_FILES = {
-    "application-log.conf": """
-[INPUT]
-    Name                tail
-    Tag                 application.*
-    Path                /var/log/containers/*.log
-    Exclude_Path        /var/log/containers/cloudwatch-agent*, /var/log/containers/fluent-bit*, /var/log/containers/aws-node*, /var/log/containers/kube-proxy*
-    multiline.parser    docker, cri
-    DB                  /var/fluent-bit/state/flb_container.db
-    Mem_Buf_Limit       50MB
-    Skip_Long_Lines     On
-    Refresh_Interval    10
-    Rotate_Wait         30
-    storage.type        filesystem
-    Read_from_Head      $${READ_FROM_HEAD}
-
+    "application-log.conf": _tail_input(
+        "application.*", "/var/log/containers/*.log", "flb_container.db",
+        exclude="/var/log/containers/cloudwatch-agent*, /var/log/containers/fluent-bit*, "
+                "/var/log/containers/aws-node*, /var/log/containers/kube-proxy*") + """
 [FILTER]
     Name                kubernetes
     Match               application.*
@@ -93,20 +101,9 @@ FLUENT_BIT_FILES = {
     Kubelet_Port        10250
     Buffer_Size         0
 """ + _output("application"),
-    "dataplane-log.conf": """
-[INPUT]
-    Name                tail
-    Tag                 dataplane.tail.*
-    Path                /var/log/containers/aws-node*, /var/log/containers/kube-proxy*
-    multiline.parser    docker, cri
-    DB                  /var/fluent-bit/state/flb_dataplane_tail.db
-    Mem_Buf_Limit       50MB
-    Skip_Long_Lines     On
-    Refresh_Interval    10
-    Rotate_Wait         30
-    storage.type        filesystem
-    Read_from_Head      $${READ_FROM_HEAD}
-""" + _output("dataplane"),
+    "dataplane-log.conf": _tail_input(
+        "dataplane.tail.*", "/var/log/containers/aws-node*, /var/log/containers/kube-proxy*",
+        "flb_dataplane_tail.db") + _output("dataplane"),
     "host-log.conf": "",
 }
 
