@@ -31,13 +31,18 @@ MANAGED_POLICIES = (
     "service-role/AmazonEBSCSIDriverPolicy",
     "service-role/AmazonRDSEnhancedMonitoringRole",
 )
+# What `scripts/team_image.py find` calls: the repository, and an image by its content tag (its
+# digest; metadata only, no layer). The deploy job calls it to deploy the image by digest, the
+# plan job so that a pull request's plan shows the image a merge would deploy.
+# tests/test_team_image.py records the script's calls and compares them with this list.
+IMAGE_FIND_ACTIONS = ("ecr:DescribeRepositories", "ecr:DescribeImages")
 # What CI's image job calls besides Terraform (.github/workflows/deploy-environment.yml): `docker
 # login` (GetAuthorizationToken, on "*" only: ECR User Guide, "Private registry authentication"),
-# the push (ECR User Guide, "Required IAM permissions for pushing an image"), and the look-ups of
-# the repository and of an image by its content tag. Not Terraform's: the emulator records
-# Terraform's calls only (security/ci_actions.yaml), so this list is declared, and
-# tests/test_ci_policies.py checks the deploy role may make each, on the platform's repository only.
-IMAGE_PUSH_ACTIONS = ("ecr:GetAuthorizationToken", "ecr:DescribeRepositories", "ecr:DescribeImages",
+# the push (ECR User Guide, "Required IAM permissions for pushing an image"), and the look-ups.
+# Not Terraform's: the emulator records Terraform's calls only (security/ci_actions.yaml), so this
+# list is declared, and tests/test_ci_policies.py checks the deploy role may make each, on the
+# platform's repository only.
+IMAGE_PUSH_ACTIONS = ("ecr:GetAuthorizationToken", *IMAGE_FIND_ACTIONS,
                       "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart",
                       "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage")
 # Who receives the platform's roles: EKS (cluster, node group, add-on), RDS (enhanced
@@ -268,9 +273,10 @@ def plan_policy(t: CiTarget) -> dict[str, Any]:
         _allow("ReadThePlatformKeys", ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
                                        "kms:ListResourceTags"], t.arn("kms", "key/*"),
                {"StringEquals": t.platform_tags}),
-        # The image repository's settings, never an image.
-        _allow("ReadThePlatformRepositorySettings", ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy",
-                                                     "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"],
+        # The image repository's settings, and which image carries a tag (IMAGE_FIND_ACTIONS: the
+        # plan job finds the team's image's digest); never a layer of an image.
+        _allow("ReadThePlatformRepository", sorted({*IMAGE_FIND_ACTIONS, "ecr:GetLifecyclePolicy",
+                                                    "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"}),
                t.image_repositories),
         # Bucket settings only: none of these reads an object (task logs stay unread).
         _allow("ReadThePlatformBucketSettings", [

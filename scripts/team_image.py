@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None, ecr=None, settings=None) -> int:
     if not repository:
         print(f"team_image: no repository {team_repository_name(settings.prefix)} yet (before the first infra "
               "deploy): Airflow runs the official image", file=sys.stderr)
+    elif not digest:
+        print(f"team_image: no image tagged {tag} in {repository} yet (Dockerfile, requirements.txt or "
+              "airflow_image_tag changed): the deploy builds it; until then the official image", file=sys.stderr)
     if digest and args.github_env:
         with args.github_env.open("a") as env:
             env.write(f"{ENV_PREFIX}AIRFLOW_IMAGE_REPOSITORY={repository}\n{ENV_PREFIX}AIRFLOW_IMAGE_DIGEST={digest}\n")

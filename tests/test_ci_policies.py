@@ -38,7 +38,7 @@ import pytest
 
 from airflow_platform.airflow_image import team_repository_name
 from airflow_platform.generated_secrets import secret_name
-from airflow_platform.ci_policies import IMAGE_PUSH_ACTIONS, MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
+from airflow_platform.ci_policies import IMAGE_FIND_ACTIONS, IMAGE_PUSH_ACTIONS, MANAGED_POLICIES, CiTarget, boundary_policy, deploy_policy, plan_policy
 from defaults import example_ci_target
 from tf_json import resources
 from tools.emulator.api_calls import ACTIONS_RECORD, DEPLOY_LISTS, NOT_EMULATED, PLAN_LISTS, read_record
@@ -193,6 +193,15 @@ def test_the_plan_role_pushes_no_image(t):
     policy = plan_policy(t)
     writes = [a for a in IMAGE_PUSH_ACTIONS if not is_read(a)]
     assert writes and [a for a in writes if allows(policy, a, *request(t, a))] == []
+
+
+def test_the_plan_role_finds_the_team_image_in_its_own_repository_only(t):
+    """The plan job runs `scripts/team_image.py find` (IMAGE_FIND_ACTIONS) so that the plan shows
+    the image by the digest a merge would deploy; another environment's repository is refused."""
+    policy = plan_policy(t)
+    assert [a for a in IMAGE_FIND_ACTIONS if not allows(policy, a, *request(t, a))] == []
+    other = team_repository_name("airflow-prod" if t.profile == "dev" else "airflow-dev")
+    assert [a for a in IMAGE_FIND_ACTIONS if allows(policy, a, t.arn("ecr", f"repository/{other}"))] == []
 
 
 @pytest.mark.parametrize("listed", PLAN_LISTS)

@@ -134,26 +134,40 @@ def test_find_gives_the_digest_ecr_recorded_for_the_content_tag(tmp_path, monkey
 
     from defaults import settings_without_env
 
+    from airflow_platform.ci_policies import IMAGE_FIND_ACTIONS
+
     team_image = load_team_image_script()
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "test")
     settings = settings_without_env()
     output, env = tmp_path / "output", tmp_path / "env"
+    called: set[str] = set()
+
+    def find(argv: list[str]) -> int:
+        """team_image.main, recording the ECR operations it calls (what the CI roles must allow)."""
+        ecr.meta.events.register("before-call.ecr", record := lambda model, **_: called.add(f"ecr:{model.name}"))
+        try:
+            return team_image.main(argv, ecr, settings)
+        finally:
+            ecr.meta.events.unregister("before-call.ecr", record)
+
     with mock_aws():
         ecr = boto3.client("ecr", region_name=settings.region)
         # Before the first infra deploy: no repository, the official image, no error.
-        assert team_image.main(["find", "--github-output", str(output), "--github-env", str(env)], ecr, settings) == 0
+        assert find(["find", "--github-output", str(output), "--github-env", str(env)]) == 0
         assert "repository=\n" in output.read_text() and not env.exists()
         name = f"{settings.prefix}/airflow"
         uri = ecr.create_repository(repositoryName=name, imageTagMutability="IMMUTABLE")["repository"]["repositoryUri"]
         # The repository, but no image of this content yet: CI builds; --require refuses to go on.
-        assert team_image.main(["find", "--require", "--github-env", str(env)], ecr, settings) == 1
+        assert find(["find", "--require", "--github-env", str(env)]) == 1
         assert not env.exists()
         manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                                "config": {}, "layers": []})
         tag = team_image.content_tag(settings.airflow_image_tag)
         digest = ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag)["image"]["imageId"]["imageDigest"]
-        assert team_image.main(["find", "--require", "--github-env", str(env)], ecr, settings) == 0
+        assert find(["find", "--require", "--github-env", str(env)]) == 0
+    # The plan and deploy roles allow exactly these (tests/test_ci_policies.py).
+    assert called == set(IMAGE_FIND_ACTIONS)
     assert env.read_text() == (f"AIRFLOW_PLATFORM_AIRFLOW_IMAGE_REPOSITORY={uri}\n"
                                f"AIRFLOW_PLATFORM_AIRFLOW_IMAGE_DIGEST={digest}\n")
     # What the deploy's settings then read: valid, and the image by digest.

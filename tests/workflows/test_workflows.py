@@ -257,15 +257,20 @@ def test_plan_synthesizes_once_then_plans_both_stacks_and_comments():
     text = "\n".join(s.get("run", "") for s in plan_steps)
     assert len(re.findall(r"\bmake synth\b", text)) == 1
     assert not re.search(r"cdktf (synth|plan|diff)", text)
+    setup = step_index(plan_steps, lambda s: runs(s, r"^make setup-deploy$"))
     synth = step_index(plan_steps, lambda s: runs(s, r"^make synth$"))
     creds = step_index(plan_steps, lambda s: uses(s, "aws-actions/configure-aws-credentials"))
+    image = step_index(plan_steps, lambda s: runs(s, r"scripts/team_image\.py find --github-env \"\$GITHUB_ENV\"$"))
     plan = step_index(plan_steps, lambda s: runs(s, r"plan_comment\.py plan .* infra apps$"))
     render = step_index(plan_steps, lambda s: runs(s, r"plan_comment\.py comment .*--out-dir "))
     upload = step_index(plan_steps, lambda s: uses(s, "actions/upload-artifact"))
     check = step_index(plan_steps, lambda s: runs(s, r"plan_comment\.py check "))
-    # No credential while installing and synthesizing; render and keep the comments even when
-    # a plan failed; fail last.
-    assert synth < creds < plan < render < upload < check
+    # No credential while installing; synthesize with the team's image the deploy would run (found
+    # by digest, which needs the plan role), so the plan does not show it going back to the
+    # official image; render and keep the comments even when a plan failed; fail last.
+    assert setup < creds < image < synth < plan < render < upload < check
+    # As the deploy: the digest only, never --require (a changed Dockerfile has no image yet).
+    assert "--require" not in plan_steps[image]["run"]
     assert plan_steps[render]["if"] == plan_steps[upload]["if"] == "${{ !cancelled() }}"
     assert load("plan.yml")["jobs"]["comment"]["steps"][1]["env"]["PR_NUMBER"] == \
         "${{ github.event.pull_request.number }}"
