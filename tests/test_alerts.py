@@ -14,6 +14,7 @@ import yaml
 from airflow_platform.constructs.managed_prometheus import RULES_FILE, scrape_configuration
 from airflow_platform.rds_max_connections import class_memory_gib, default_max_connections
 from airflow_platform.settings import SettingsError
+from container_insights_dimensions import AGENT_DIMENSION_SETS
 from defaults import settings_without_env
 
 ALARMS = {"db-free-storage-low", "db-cpu-high", "db-connections-near-max", "nodes-not-ready", "pods-crash-looping"}
@@ -109,3 +110,13 @@ def test_every_alert_has_a_runbook_line(synth):
         anchor = rule["annotations"]["runbook"].split("#", 1)[1]
         assert anchor == rule["alert"].lower() and anchor in headings, rule["alert"]
     assert ALARMS <= headings
+
+
+def test_each_container_insights_alarm_watches_a_series_the_agent_publishes(synth):
+    alarms = [a for a in synth.infra["resource"]["aws_cloudwatch_metric_alarm"].values()
+              if a["namespace"] == "ContainerInsights"]
+    assert {a["metric_name"] for a in alarms} == {"cluster_failed_node_count",
+                                                   "pod_container_status_waiting_reason_crash_loop_back_off"}
+    for alarm in alarms:
+        assert set(alarm["dimensions"]) in AGENT_DIMENSION_SETS[alarm["metric_name"]], alarm["alarm_name"]
+        assert alarm["dimensions"]["ClusterName"] == synth.settings.cluster_name

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 
 from airflow_platform.observability.dashboard import cloudwatch_metrics, dashboard, promql_expressions
+from container_insights_dimensions import AGENT_DIMENSION_SETS
 from tools.promql_names import metric_names
 
 ROWS = ["Scheduler health", "Queue", "Task outcomes", "Workers", "Database"]
-# Container Insights pod metrics (CloudWatch User Guide, "Amazon EKS and Kubernetes Container
-# Insights metrics": dimensions ClusterName, Namespace, Service among others).
+# Container Insights pod metrics, as the agent publishes them (container_insights_dimensions.py).
 POD_METRICS = {("ContainerInsights", "pod_cpu_utilization_over_pod_limit"),
                ("ContainerInsights", "pod_memory_utilization_over_pod_limit")}
 
@@ -35,6 +35,14 @@ def test_every_promql_panel_reads_airflow_metrics_by_their_exporter_names():
 def test_every_cloudwatch_panel_reads_a_metric_an_alarm_reads_or_a_listed_pod_metric(synth):
     alarmed = {(a["namespace"], a["metric_name"]) for a in synth.infra["resource"]["aws_cloudwatch_metric_alarm"].values()}
     assert cloudwatch_metrics(dashboard()) <= alarmed | POD_METRICS
+
+
+def test_every_container_insights_panel_reads_a_series_the_agent_publishes():
+    targets = [t for p in dashboard()["panels"] for t in p.get("targets", [])
+               if t.get("namespace") == "ContainerInsights"]
+    assert targets
+    for target in targets:
+        assert set(target["dimensions"]) in AGENT_DIMENSION_SETS[target["metricName"]], target
 
 
 def test_the_name_reader_finds_every_selector_and_skips_functions_and_labels():

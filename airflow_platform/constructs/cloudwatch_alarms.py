@@ -50,17 +50,22 @@ def database_alarms(db_identifier: str, instance_class: str, allocated_storage_g
     ]
 
 
-def cluster_alarms(cluster_name: str, namespace: str) -> list[AlarmSpec]:
+def cluster_alarms(cluster_name: str) -> list[AlarmSpec]:
     """Container Insights metrics (CloudWatch User Guide, "Amazon EKS and Kubernetes Container
     Insights metrics" and "... with enhanced observability metrics"): `cluster_failed_node_count`
     counts nodes with a failing node condition (NotReady among them);
-    `pod_container_status_waiting_reason_crash_loop_back_off` counts containers in CrashLoopBackOff."""
+    `pod_container_status_waiting_reason_crash_loop_back_off` counts containers in CrashLoopBackOff.
+
+    Both on `ClusterName` alone: the agent publishes the crash-loop count per cluster, per pod or
+    per service, never per namespace (tests/test_alerts.py cites its metric declarations); an
+    alarm on {ClusterName, Namespace} would watch a metric that never exists, and never fire. A
+    crash-looping CoreDNS, EBS CSI or autoscaler pod stops pipelines as surely as Airflow's own."""
     return [
         AlarmSpec("nodes-not-ready", "ContainerInsights", "cluster_failed_node_count", {"ClusterName": cluster_name},
                   "Maximum", "GreaterThanThreshold", 0, 5, 60, "A node has been failing a condition for 5 minutes"),
         AlarmSpec("pods-crash-looping", "ContainerInsights", "pod_container_status_waiting_reason_crash_loop_back_off",
-                  {"ClusterName": cluster_name, "Namespace": namespace}, "Maximum", "GreaterThanThreshold", 0, 5, 60,
-                  f"A container in {namespace} has been in CrashLoopBackOff for 5 minutes"),
+                  {"ClusterName": cluster_name}, "Maximum", "GreaterThanThreshold", 0, 5, 60,
+                  "A container in the cluster has been in CrashLoopBackOff for 5 minutes"),
     ]
 
 

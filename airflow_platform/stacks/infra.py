@@ -120,7 +120,7 @@ class InfraStack(TerraformStack):
         CloudWatchAlarms(
             self, "alarms", prefix=s.prefix, topic_arn=alerts.arn,
             specs=database_alarms(db.instance_id, s.db_instance_class, s.db_allocated_storage_gib)
-            + cluster_alarms(s.cluster_name, s.airflow_namespace),
+            + cluster_alarms(s.cluster_name),
         )
         # Earlier addresses of resources whose constructs moved: no replacement on upgrade.
         move_from_earlier_addresses(self)
