@@ -7,13 +7,16 @@
 
 import sys
 
-from airflow_platform.preflight import preflight
 from airflow_platform.settings import SettingsError, load_settings
 
 
 def main() -> int:
     try:
         settings = load_settings()
+        # Only after the fields are valid: the capacity check reads the charts' requests from
+        # their constructs, whose provider imports start jsii's Node process (about 2 s).
+        from airflow_platform.preflight import preflight
+
         warnings = preflight(settings)
     except SettingsError as err:
         # Before any construct exists: nothing is written to cdktf.out.

@@ -46,3 +46,18 @@ def test_a_placeholder_repository_is_warned_about_and_synthesis_goes_on(tmp_path
     assert result.returncode == 0, result.stderr
     assert "warning: git_sync_repo is still the placeholder" in result.stderr
     assert (tmp_path / "out" / "stacks" / "apps" / "cdk.tf.json").is_file()
+
+
+def test_a_bad_field_is_reported_before_any_provider_is_imported(tmp_path):
+    """Field errors come from the settings alone: no provider import, no jsii Node process
+    (about 2 s on these machines), so `make synth` answers a typo at once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_PLATFORM_")}
+    result = subprocess.run([sys.executable, "-X", "importtime", str(REPO / "main.py")], cwd=tmp_path,
+                            env={**env, "AIRFLOW_PLATFORM_PROFILE": "staging"}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2 and "profile: 'staging' is not allowed" in result.stderr
+    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert "airflow_platform.settings" in imported
+    # jsii's Python runtime is cheap (airflow_platform/__init__.py); Node starts with the first
+    # assembly, which `constructs`, `cdktf` and each provider package load on import.
+    assert not [m for m in imported if m.split(".")[0] in ("cdktf", "constructs") or m.startswith("cdktf_")]

@@ -8,6 +8,8 @@ import pytest
 
 from tools.emulator.moto_server import MotoServer
 
+pytestmark = pytest.mark.emulator  # moto's server process, as the emulator cycle starts it
+
 
 @pytest.fixture(scope="module")
 def rds(tmp_path_factory):
