@@ -173,3 +173,26 @@ def test_find_gives_the_digest_ecr_recorded_for_the_content_tag(tmp_path, monkey
     # What the deploy's settings then read: valid, and the image by digest.
     deployed = settings_without_env(airflow_image_repository=uri, airflow_image_digest=digest)
     assert deployed.airflow_image.reference == f"{uri}@{digest}"
+
+
+def test_a_role_bootstrapped_before_the_image_look_up_is_told_how_to_fix_it(capsys):
+    """ECR answers AccessDeniedException when the policy lacks the action (ECR API Reference,
+    "Common Errors"); a plan role made before the plan job looked images up is one. Stubbed: moto
+    authorizes nothing by default."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from defaults import settings_without_env
+
+    team_image = load_team_image_script()
+    settings = settings_without_env()
+    ecr = boto3.client("ecr", region_name=settings.region, aws_access_key_id="test",
+                       aws_secret_access_key="test")  # pragma: allowlist secret
+    name = f"{settings.prefix}/airflow"
+    with Stubber(ecr) as stub:
+        stub.add_response("describe_repositories", {"repositories": [
+            {"repositoryName": name, "repositoryUri": f"123456789012.dkr.ecr.{settings.region}.amazonaws.com/{name}"}]})
+        stub.add_client_error("describe_images", "AccessDeniedException", http_status_code=400)
+        assert team_image.main(["find"], ecr, settings) == 1
+    err = capsys.readouterr().err
+    assert "ecr:DescribeImages" in err and "npx cdktf deploy bootstrap" in err and "Traceback" not in err
