@@ -38,14 +38,8 @@ def content_tag(airflow_version: str, root: Path = ROOT) -> str:
     return f"{airflow_version}-{digest.hexdigest()[:16]}"
 
 
-class NotAllowed(RuntimeError):
-    """The caller's role may not look the image up: its policy predates IMAGE_FIND_ACTIONS."""
-
-
 def find(ecr, repository_name: str, tag: str) -> tuple[str, str]:
     """(repository URI or "", digest or "") of `tag` in the repository."""
-    from botocore.exceptions import ClientError
-
     try:
         [repository] = ecr.describe_repositories(repositoryNames=[repository_name])["repositories"]
     except ecr.exceptions.RepositoryNotFoundException:
@@ -54,12 +48,6 @@ def find(ecr, repository_name: str, tag: str) -> tuple[str, str]:
         [image] = ecr.describe_images(repositoryName=repository_name, imageIds=[{"imageTag": tag}])["imageDetails"]
     except ecr.exceptions.ImageNotFoundException:
         return repository["repositoryUri"], ""
-    except ClientError as err:
-        # A plan role bootstrapped before the plan job looked images up (ci_policies.IMAGE_FIND_ACTIONS).
-        if err.response["Error"]["Code"] != "AccessDeniedException":
-            raise
-        raise NotAllowed(f"this role may not call ecr:DescribeImages on {repository_name}: re-run "
-                         "`npx cdktf deploy bootstrap` to update the CI roles (docs/ci-cd.md)") from err
     return repository["repositoryUri"], image["imageDigest"]
 
 
@@ -81,8 +69,13 @@ def main(argv: list[str] | None = None, ecr=None, settings=None) -> int:
     tag = content_tag(settings.airflow_image_tag)
     try:
         repository, digest = find(ecr, team_repository_name(settings.prefix), tag)
-    except NotAllowed as err:
-        print(f"team_image: {err}", file=sys.stderr)
+    except ecr.exceptions.ClientError as err:
+        # A CI role bootstrapped before its policy had ci_policies.IMAGE_FIND_ACTIONS (the plan role's).
+        if err.response["Error"]["Code"] != "AccessDeniedException":
+            raise
+        print(f"team_image: this role may not call ecr:{err.operation_name} on "
+              f"{team_repository_name(settings.prefix)}: re-run `npx cdktf deploy bootstrap` to update the CI "
+              "roles (docs/ci-cd.md)", file=sys.stderr)
         return 1
     found = {"repository": repository, "tag": tag, "airflow_version": settings.airflow_image_tag, "digest": digest}
     lines = [f"{k}={v}" for k, v in found.items()]

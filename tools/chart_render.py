@@ -179,6 +179,11 @@ def pod_spec(workload: dict) -> dict:
     return workload["spec"]["template"]["spec"]
 
 
+def container_env(workload: dict) -> dict[str, str]:
+    """The literal `env` values of a workload's containers ("" for a `valueFrom`)."""
+    return {e["name"]: str(e.get("value", "")) for c in pod_spec(workload)["containers"] for e in c.get("env", [])}
+
+
 def pod_labels(workload: dict) -> dict:
     return workload["spec"]["template"]["metadata"].get("labels", {})
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from tools.chart_render import Rendered, pod_spec
+from tools.chart_render import Rendered, container_env
 from tools.rehearse_apps.traffic import ApiClient, TrafficError
 
 DAG_ID = "etl_orders_pipeline"
@@ -49,10 +49,8 @@ class Prefixes:
     variables: str
 
 
-def _worker_env(rendered: Rendered, worker: str) -> dict[str, str | None]:
-    kind = next(w["kind"] for w in rendered.workloads() if w["metadata"]["name"] == worker)
-    return {e["name"]: e.get("value") for c in pod_spec(rendered.get(kind, worker))["containers"]
-            for e in c.get("env", [])}
+def _worker_env(rendered: Rendered, worker: str) -> dict[str, str]:
+    return container_env(next(w for w in rendered.workloads() if w["metadata"]["name"] == worker))
 
 
 def worker_base_path(rendered: Rendered, worker: str = "airflow-worker") -> str:

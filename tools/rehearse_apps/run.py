@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tools.chart_render import REPO, Rendered, TerraformValues, pod_spec, render_release
+from tools.chart_render import REPO, Rendered, TerraformValues, container_env, render_release
 from tools.db_password_rotation import version_annotations
 from tools.rehearse_apps.adaptations import adapt
 from tools.rehearse_apps.components import Components
@@ -424,8 +424,7 @@ def _secret_name(arn: str) -> str:
 
 
 def _job_env(rendered: Rendered, name: str) -> dict[str, str]:
-    return {e["name"]: str(e.get("value", "")) for c in pod_spec(rendered.get("Job", name))["containers"]
-            for e in c.get("env", [])}
+    return container_env(rendered.get("Job", name))
 
 
 def _urls(rendered: Rendered, secrets: dict[str, dict[str, str]]) -> list[str]:
